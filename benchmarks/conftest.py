@@ -1,0 +1,147 @@
+"""The pytest-benchmark suite: parametrizes workload x device x mode, records the machine, and keeps
+what finished when a run is interrupted or dies.
+
+Runs on its own (`pytest benchmarks/ --benchmark-json=out.json`) or through `tensorbench run`, which
+passes the --tensorbench-* options below.
+"""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+from pytest_benchmark.utils import safe_dumps
+
+from tensorbench.workloads import devices, registry
+from tensorbench.workloads.base import MODES
+from tensorbench.workloads.environment import environment
+from tensorbench.workloads.profiles import PROFILES
+
+from .harness import Case, measure
+
+COMPLETED = pytest.StashKey[set]()
+CASES = pytest.StashKey[dict]()
+MACHINE_INFO = pytest.StashKey[dict]()
+
+
+def _csv(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("tensorbench")
+    group.addoption("--tensorbench-profile", default="quick", choices=sorted(PROFILES),
+                    help="sizes and rounds (default: quick)")
+    group.addoption("--tensorbench-devices", default="",
+                    help="comma-separated device kinds or ids (cpu, gpu, gpu:1, tpu, numpy); default: all present")
+    group.addoption("--tensorbench-modes", default=",".join(MODES), help="comma-separated: eager, graph, xla")
+    group.addoption("--tensorbench-only", default="",
+                    help="comma-separated workload names, families or chapter sections (3-5-2)")
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-benchmark reads its options
+def pytest_configure(config):
+    config.stash[COMPLETED] = set()
+    config.stash[CASES] = {}
+    # SIGTERM ends the run like Ctrl-C: pytest finishes the session and the JSON keeps what finished.
+    try:
+        signal.signal(signal.SIGTERM, _interrupt)
+    except ValueError:  # not the main thread
+        pass
+    # The profile's round settings, unless the user gave pytest-benchmark's own options.
+    given = " ".join(map(str, config.invocation_params.args))
+    profile = PROFILES[config.getoption("--tensorbench-profile")]
+    for dest, value in profile.benchmark_options().items():
+        if "--" + dest.replace("_", "-") not in given:
+            setattr(config.option, dest, value)
+
+
+def _selected_devices(config) -> list[devices.Device]:
+    requested = _csv(config.getoption("--tensorbench-devices"))
+    try:
+        return devices.resolve(requested or None)
+    except LookupError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_generate_tests(metafunc):
+    if "case_id" not in metafunc.fixturenames:
+        return
+    config = metafunc.config
+    family = metafunc.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    profile = config.getoption("--tensorbench-profile")
+    modes = _csv(config.getoption("--tensorbench-modes"))
+    unknown = sorted(set(modes) - set(MODES))
+    if unknown:
+        raise pytest.UsageError(f"unknown modes {unknown}; valid: {', '.join(MODES)}")
+    cases = [
+        Case(cls, params, device, mode)
+        for cls in registry.select(_csv(config.getoption("--tensorbench-only"))).values()
+        if cls.family == family
+        for params in cls.sweeps[profile]
+        for device in _selected_devices(config)
+        for mode in modes
+        if device.kind != "numpy" or (cls.numpy_baseline and mode == "eager")  # a baseline, eager only
+    ]
+    # pytest-benchmark stores the parameter in its JSON: the readable id, not the object.
+    config.stash[CASES].update((c.id, c) for c in cases)
+    metafunc.parametrize("case_id", [c.id for c in cases], ids=[c.id for c in cases])
+
+
+@pytest.fixture
+def case(request, case_id) -> Case:
+    return request.config.stash[CASES][case_id]
+
+
+@pytest.fixture
+def measure_case(benchmark, request):
+    """Time a Case; remember it finished, and save the JSON so far (a run killed later keeps it)."""
+
+    def run(case: Case) -> None:
+        measure(benchmark, case)
+        request.config.stash[COMPLETED].add(request.node.nodeid)
+        _checkpoint(request.config)
+
+    return run
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    machine_info["tensorbench"] = environment()
+
+
+def pytest_benchmark_update_json(config, benchmarks, output_json):
+    """Keep only benchmarks that finished (an interrupted one has partial rounds) and record the run's
+    options; rewind the JSON file so each save replaces the last checkpoint."""
+    completed = config.stash[COMPLETED]
+    output_json["benchmarks"] = [b for b in output_json["benchmarks"] if b["fullname"] in completed]
+    output_json["tensorbench"] = {
+        "profile": config.getoption("--tensorbench-profile"),
+        "devices": config.getoption("--tensorbench-devices") or "all present",
+        "modes": config.getoption("--tensorbench-modes"),
+        "only": config.getoption("--tensorbench-only"),
+    }
+    handle = config._benchmarksession.json
+    if handle is not None and not handle.closed:
+        handle.seek(0)
+        handle.truncate()
+
+
+def _checkpoint(config) -> None:
+    """Write the JSON of every finished benchmark now, through pytest-benchmark's own hooks."""
+    session = config._benchmarksession
+    if session.json is None:
+        return
+    if MACHINE_INFO not in config.stash:
+        config.stash[MACHINE_INFO] = session.get_machine_info()
+    commit_info = config.hook.pytest_benchmark_generate_commit_info(config=config)
+    output = config.hook.pytest_benchmark_generate_json(
+        config=config, benchmarks=session.benchmarks, include_data=True,
+        machine_info=config.stash[MACHINE_INFO], commit_info=commit_info,
+    )
+    config.hook.pytest_benchmark_update_json(config=config, benchmarks=session.benchmarks, output_json=output)
+    session.json.write(safe_dumps(output, ensure_ascii=True).encode())
+    session.json.flush()

@@ -1,0 +1,1 @@
+"""tensorbench's command line and what reads results: run, aggregation, summaries."""

@@ -1,0 +1,45 @@
+"""The short table that ends a run: median time per benchmark, one column per device and mode."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+
+def human_time(seconds: float) -> str:
+    """1.23 us, 45.6 ms, 2.01 s: three significant digits with a unit a person reads at once."""
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
+        if seconds >= scale or unit == "ns":
+            return f"{seconds / scale:.3g} {unit}"
+    return "-"
+
+
+def case_label(row: pd.Series) -> str:
+    """workload and its parameters, without device and mode: 'matmul n=1024 float32'."""
+    params = {k[len("param_"):]: v for k, v in row.items() if k.startswith("param_") and pd.notna(v)}
+    dtype = params.pop("dtype", None)
+    parts = [row["workload"]] + [f"{k}={v}" for k, v in params.items()] + ([dtype] if dtype else [])
+    return " ".join(map(str, parts))
+
+
+def overview(table: pd.DataFrame) -> pd.DataFrame:
+    """Median seconds pivoted: rows are workload and parameters, columns are device/mode."""
+    if table.empty:
+        return pd.DataFrame()
+    frame = table.assign(
+        case=table.apply(case_label, axis=1),
+        column=table["device"].fillna("?") + " " + table["mode"].fillna("?"),
+    )
+    order = list(dict.fromkeys(frame["case"]))
+    pivot = frame.pivot_table(index="case", columns="column", values="median_s", aggfunc="first")
+    return pivot.reindex(order)
+
+
+def format_overview(table: pd.DataFrame) -> str:
+    pivot = overview(table)
+    if pivot.empty:
+        return "(no finished benchmarks)"
+    return pivot.map(human_time).to_string()

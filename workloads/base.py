@@ -1,0 +1,105 @@
+"""The workload contract: what one benchmark measures, with no timers and no pytest.
+
+A workload is one small class. Its metadata (name, family, version, section) is fixed per class;
+its variants are constructor parameters. The harness calls, in order and on the device under test:
+
+    unsupported(device, mode) -> reason or None   (a reason becomes pytest.skip)
+    setup(device, mode)        builds inputs and compiled functions, outside any timer
+    step()                     the one unit of work that is timed; returns its outputs
+    check(outputs) -> str      compares with a float64 NumPy or analytic reference; raises CheckFailed
+    figures() -> dict          workload-specific results for extra_info (loss history, accuracy, ...)
+    teardown()                 drops references so device memory can be freed
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar
+
+MODES = ("eager", "graph", "xla")
+"""eager: op by op; graph: tf.function; xla: tf.function(jit_compile=True)."""
+
+
+class CheckFailed(AssertionError):
+    """A workload computed a wrong answer: the benchmark fails instead of reporting a fast number."""
+
+
+class Workload(abc.ABC):
+    name: ClassVar[str]
+    """Registry key, also the first part of every benchmark id."""
+    family: ClassVar[str]
+    """Group of related workloads (tensors, tensor_ops, gradients, ...); also a test module name."""
+    version: ClassVar[str] = "1"
+    """Bump when the computation changes; results of different versions are not compared."""
+    section: ClassVar[str | None] = None
+    """Section of the textbook chapter (shared/seed) this workload comes from, such as "3-5-3"."""
+    backend: ClassVar[str] = "tensorflow"
+    """Framework that runs it: "tensorflow" for tf.* workloads (Keras ones may run on others later)."""
+    numpy_baseline: ClassVar[bool] = False
+    """True when the workload also runs on the `numpy` pseudo-device (the chapter compares the two)."""
+    modes: ClassVar[tuple[str, ...]] = MODES
+    """Modes that mean something for this workload; the others are skipped with a reason."""
+    sweeps: ClassVar[dict[str, list[dict[str, Any]]]]
+    """Parameter sets per profile scale (smoke, quick, standard, full): see profiles.sweep()."""
+
+    def __init__(self, **params: Any):
+        self.params = params
+        self._figures: dict[str, Any] = {}
+
+    # --- metadata per instance -----------------------------------------------------------------
+    @property
+    def dtype(self) -> str:
+        return self.params.get("dtype", "float32")
+
+    def flops(self) -> float | None:
+        """Floating-point operations per step; None where the count means nothing."""
+        return None
+
+    def bytes(self) -> float | None:
+        """Fewest bytes one step must read and write; None where the count means nothing."""
+        return None
+
+    def items(self) -> float | None:
+        """Samples processed per step, for throughput; None where it means nothing."""
+        return None
+
+    # --- behaviour -----------------------------------------------------------------------------
+    def unsupported(self, device, mode: str) -> str | None:
+        """Why this workload cannot run on `device` in `mode`, or None when it can."""
+        if device.kind == "numpy":
+            if not self.numpy_baseline:
+                return f"{self.name} has no NumPy baseline"
+            if mode != "eager":
+                return "NumPy runs eagerly only; graph and xla are TensorFlow modes"
+            return None
+        if mode not in self.modes:
+            return f"{self.name} has no {mode} mode: {self.mode_note()}"
+        return None
+
+    def mode_note(self) -> str:
+        """Why some modes are missing (shown in the skip reason)."""
+        return "not applicable"
+
+    @abc.abstractmethod
+    def setup(self, device, mode: str) -> None:
+        """Build inputs on the current device (the harness is inside tf.device) and compile the step."""
+
+    @abc.abstractmethod
+    def step(self) -> Any:
+        """Run the timed unit of work once and return its outputs (no .numpy() on large outputs)."""
+
+    @abc.abstractmethod
+    def check(self, outputs: Any) -> str:
+        """Verify `outputs` of the first step against a reference; return what was verified."""
+
+    def figures(self) -> dict[str, Any]:
+        """Workload-specific figures for extra_info, filled by setup/check."""
+        return dict(self._figures)
+
+    def teardown(self) -> None:
+        """Drop device buffers; a new workload instance is made for every benchmark."""
+        self.__dict__.update({k: None for k in list(self.__dict__) if k not in ("params", "_figures")})
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({args})"

@@ -1,0 +1,191 @@
+"""The device layer: which devices TensorFlow can use, described as data, and how to wait for them.
+
+A device is a kind (CPU, GPU, TPU, or the `numpy` baseline pseudo-device), a TensorFlow device string,
+a human name and a memory size. A kind that is not present carries the reason instead.
+
+The GPU and TPU branches are written against TensorFlow's documented APIs but have not yet run on
+such hardware: see README, "What has run where".
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from typing import Any
+
+KINDS = ("cpu", "gpu", "tpu", "numpy")
+"""Device kinds as users type them on the command line."""
+
+ASYNC_KINDS = ("GPU", "TPU")
+"""Kinds whose ops return before the work is done, so every timed call must wait for them."""
+
+
+@dataclass(frozen=True)
+class Device:
+    kind: str  # "CPU", "GPU", "TPU" or "numpy"
+    index: int
+    tf_name: str | None  # "/device:GPU:0"; None for numpy
+    name: str  # "NVIDIA H100 80GB HBM3", "AMD EPYC 7B13", "NumPy 2.1.3"
+    memory_bytes: int | None = None
+    details: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def id(self) -> str:
+        """Short id for benchmark names and --devices: cpu, gpu:1, tpu:0, numpy."""
+        if self.kind in ("numpy", "CPU"):
+            return self.kind.lower()
+        return f"{self.kind.lower()}:{self.index}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "tf_name": self.tf_name,
+            "name": self.name,
+            "memory_bytes": self.memory_bytes,
+            **self.details,
+        }
+
+
+def sync(device: Device) -> None:
+    """Wait until every op already queued on an asynchronous device has finished.
+
+    CPU ops in TensorFlow's eager runtime and tf.function calls return only when their outputs are
+    computed, and sync_devices costs about 12 us there (measured on the development machine), which
+    would double a dispatch-bound timing; so CPU and NumPy are not synchronised.
+    """
+    if device.kind in ASYNC_KINDS:
+        import tensorflow as tf
+
+        tf.test.experimental.sync_devices()
+
+
+def host_memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name from /proc/cpuinfo, or what platform knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def nvidia_smi_gpus() -> list[dict[str, Any]]:
+    """GPUs the NVIDIA driver sees (name, memory), independent of TensorFlow; [] without nvidia-smi."""
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return []
+    try:
+        out = subprocess.run(
+            [exe, "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader,nounits"],
+            capture_output=True, text=True, timeout=20, check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    gpus = []
+    for line in out.strip().splitlines():
+        name, mem_mib, driver = (part.strip() for part in line.split(","))
+        gpus.append({"name": name, "memory_bytes": int(float(mem_mib)) * 2**20, "driver": driver})
+    return gpus
+
+
+def tpu_runtime_hint() -> str | None:
+    """Where a TPU runtime may be found, or None: probing without a hint would query a metadata server."""
+    for var in ("TPU_NAME", "COLAB_TPU_ADDR", "TPU_ACCELERATOR_TYPE"):
+        if os.environ.get(var):
+            return var
+    if os.path.exists("/dev/accel0") or os.path.exists("/dev/vfio/0"):
+        return "/dev/accel0"
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _discover() -> tuple[tuple[Device, ...], tuple[tuple[str, str], ...]]:
+    import numpy as np
+    import tensorflow as tf
+
+    found: list[Device] = []
+    missing: dict[str, str] = {}
+
+    for i, logical in enumerate(tf.config.list_logical_devices("CPU")):
+        found.append(Device("CPU", i, logical.name, cpu_model(), host_memory_bytes(),
+                            {"cores": os.cpu_count()}))
+
+    smi = nvidia_smi_gpus()
+    gpus = tf.config.list_physical_devices("GPU")
+    for i, physical in enumerate(gpus):  # not yet run on a GPU
+        details = tf.config.experimental.get_device_details(physical)
+        cc = details.get("compute_capability")
+        smi_row = smi[i] if i < len(smi) else {}
+        found.append(Device(
+            "GPU", i, f"/device:GPU:{i}", details.get("device_name", smi_row.get("name", "GPU")),
+            smi_row.get("memory_bytes"),
+            {"compute_capability": ".".join(map(str, cc)) if cc else None, "driver": smi_row.get("driver")},
+        ))
+    if not gpus:
+        if smi and not tf.test.is_built_with_cuda():
+            missing["gpu"] = (f"nvidia-smi sees {smi[0]['name']} but this TensorFlow was built without "
+                              "CUDA: pip install 'tensorbench[gpu]'")
+        elif smi:
+            missing["gpu"] = (f"nvidia-smi sees {smi[0]['name']} but TensorFlow cannot open it "
+                              "(CUDA or cuDNN libraries missing?)")
+        else:
+            missing["gpu"] = "no GPU visible to TensorFlow"
+
+    hint = tpu_runtime_hint()
+    if hint:  # not yet run on a TPU
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+            for i, logical in enumerate(tf.config.list_logical_devices("TPU")):
+                found.append(Device("TPU", i, logical.name, f"TPU ({os.environ.get('TPU_ACCELERATOR_TYPE', hint)})"))
+        except (ValueError, RuntimeError, tf.errors.OpError) as exc:
+            missing["tpu"] = f"TPU runtime hinted by {hint} but not usable: {exc}"
+    if not any(d.kind == "TPU" for d in found) and "tpu" not in missing:
+        missing["tpu"] = "no TPU runtime (TPU_NAME, COLAB_TPU_ADDR or /dev/accel0 not present)"
+
+    found.append(Device("numpy", 0, None, f"NumPy {np.__version__}", host_memory_bytes()))
+    return tuple(found), tuple(missing.items())
+
+
+def discover() -> list[Device]:
+    """Every device usable here, CPU first, the numpy baseline last."""
+    return list(_discover()[0])
+
+
+def missing() -> dict[str, str]:
+    """Kinds (cpu, gpu, tpu) that are not usable here, with the reason for each."""
+    return dict(_discover()[1])
+
+
+def resolve(requested: list[str] | None) -> list[Device]:
+    """Devices named by kind (gpu: all GPUs) or id (gpu:1); all present devices when None.
+
+    Raises LookupError naming what is there when a requested device is not present.
+    """
+    present = discover()
+    if not requested:
+        return present
+    chosen: list[Device] = []
+    for want in requested:
+        hits = [d for d in present if want in (d.id, d.kind.lower())]
+        if not hits:
+            reason = missing().get(want.split(":")[0], "not present")
+            there = ", ".join(d.id for d in present)
+            raise LookupError(f"device {want!r} is not available ({reason}); available: {there}")
+        chosen.extend(d for d in hits if d not in chosen)
+    return chosen

@@ -1,0 +1,54 @@
+"""FunctionWorkload: a step that is one pure function of inputs made before timing.
+
+Subclasses give the inputs (host float64 arrays, seeded), the TensorFlow function and, for the
+numpy baseline, the NumPy one. The base places the inputs on the device, compiles the TensorFlow
+function for the mode, and checks the first outputs against the function run in float64 NumPy.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Callable
+
+import numpy as np
+
+from .base import Workload
+from .checks import assert_close
+from .tf_common import compile_for_mode, on_device, to_numpy
+
+
+class FunctionWorkload(Workload):
+    seed = 0
+
+    def make_inputs(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """Host inputs in float64; cast to the workload dtype on the device."""
+        return ()
+
+    @abc.abstractmethod
+    def compute_tf(self, *inputs) -> Any:
+        """The computation in TensorFlow; compiled for the mode by setup()."""
+
+    @abc.abstractmethod
+    def compute_np(self, *inputs) -> Any:
+        """The same computation in NumPy: the numpy baseline, and (in float64) the check's reference."""
+
+    def terms(self) -> int:
+        """Rounded terms summed into each output element (sets the check's tolerance)."""
+        return 1
+
+    def setup(self, device, mode: str) -> None:
+        self.host = self.make_inputs(np.random.default_rng(self.seed))
+        self.fn: Callable[..., Any]
+        if device.kind == "numpy":
+            self.inputs = tuple(a.astype(self.dtype) for a in self.host)
+            self.fn = self.compute_np
+        else:
+            self.inputs = tuple(on_device(a, self.dtype) for a in self.host)
+            self.fn = compile_for_mode(self.compute_tf, mode)
+
+    def step(self) -> Any:
+        return self.fn(*self.inputs)
+
+    def check(self, outputs: Any) -> str:
+        reference = self.compute_np(*self.host)
+        return assert_close(self.name, to_numpy(outputs), reference, self.dtype, self.terms())

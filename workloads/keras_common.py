@@ -1,0 +1,50 @@
+"""Keras helpers shared by the Keras workloads: a float64 NumPy forward pass for checks, what was
+in force when a model was compiled, and clean-up between benchmarks. Keras 3 APIs only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from .base import Workload
+
+NUMPY_ACTIVATIONS = {
+    None: lambda z: z,
+    "linear": lambda z: z,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "softmax": lambda z: np.exp(z - z.max(-1, keepdims=True)) / np.exp(z - z.max(-1, keepdims=True)).sum(
+        -1, keepdims=True),
+}
+
+
+def dense_forward_np(x: np.ndarray, layers: list[Any]) -> np.ndarray:
+    """Forward pass of Dense-like layers in float64, from their own weights: the check's reference."""
+    h = np.asarray(x, dtype=np.float64)
+    for layer in layers:
+        kernel, bias = (np.asarray(w, dtype=np.float64) for w in layer.get_weights())
+        activation = getattr(layer.activation, "__name__", None) if layer.activation else None
+        h = NUMPY_ACTIVATIONS[activation](h @ kernel + bias)
+    return h
+
+
+def compiled_settings(model: keras.Model) -> dict[str, Any]:
+    """What Keras had in force for this model: Keras may turn XLA on by itself on GPU hosts."""
+    return {
+        "jit_compile": bool(model.jit_compile),
+        "run_eagerly": bool(model.run_eagerly),
+        "steps_per_execution": int(model.steps_per_execution),
+        "keras_backend": keras.backend.backend(),
+    }
+
+
+class KerasWorkload(Workload):
+    """A workload that builds Keras models: seeded, and Keras's global state cleared afterwards."""
+
+    def seed_everything(self, seed: int = 0) -> None:
+        keras.utils.set_random_seed(seed)
+
+    def teardown(self) -> None:
+        super().teardown()
+        keras.utils.clear_session(free_memory=True)

@@ -1,0 +1,214 @@
+"""Sections 3-6-3 to 3-6-7: compile, fit, fit with validation data, evaluate and predict, on the
+chapter's linear model (one Dense(1) unit) and its two point clouds.
+
+Modes map onto Keras's own switches: eager is run_eagerly=True, graph is jit_compile=False and xla
+is jit_compile=True. The first call (tracing, or XLA compilation) is timed apart by the harness.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from .checks import assert_close, assert_true
+from .data import two_clouds, validation_split
+from .keras_common import KerasWorkload, compiled_settings, dense_forward_np
+from .profiles import grid, sweep
+from .registry import register
+from .tf_common import compile_for_mode, keras_compile_options, on_device, to_numpy
+
+CHECK_EPOCHS = 5  # listings 3.23 and 3.24 train for 5 epochs
+
+
+def linear_model() -> keras.Sequential:
+    """keras.Sequential([keras.layers.Dense(1)]), given its input shape so it is built at once."""
+    return keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1)])
+
+
+def compile_listing_3_24(model: keras.Model, mode: str) -> None:
+    """compile() as listing 3.24: RMSprop(learning_rate=0.1), MeanSquaredError, BinaryAccuracy."""
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.1), loss=keras.losses.MeanSquaredError(),
+                  metrics=[keras.metrics.BinaryAccuracy()], **keras_compile_options(mode))
+
+
+class _LinearModelWorkload(KerasWorkload):
+    """Builds the clouds on the device and the linear model; checks the model against float64 NumPy."""
+
+    family = "keras_training"
+
+    def place_data(self, dtype: str) -> None:
+        self.host_x, self.host_y = two_clouds(1000, seed=0)
+        self.x, self.y = on_device(self.host_x, dtype), on_device(self.host_y, dtype)
+        split = validation_split(self.host_x, self.host_y, 0.3, seed=0)
+        self.host_train_x, self.host_train_y, self.host_val_x, self.host_val_y = split
+        self.train_x, self.train_y, self.val_x, self.val_y = (on_device(a, dtype) for a in split)
+
+    def reference_loss_and_accuracy(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """Mean squared error and accuracy (threshold 0.5) of the model's current weights, in float64."""
+        predictions = dense_forward_np(x, self.model.layers)
+        mse = float(np.mean((predictions - y.astype(np.float64)) ** 2))
+        return mse, float(np.mean((predictions > 0.5) == (y > 0.5)))
+
+    def check_evaluate(self, x, y, host_x, host_y, batch_size: int) -> str:
+        """evaluate() agrees with float64 NumPy on the same weights: loss closely, accuracy within a point
+        (a prediction within rounding of the 0.5 threshold may fall either way)."""
+        loss, accuracy = self.model.evaluate(x, y, batch_size=batch_size, verbose=0)
+        ref_loss, ref_accuracy = self.reference_loss_and_accuracy(host_x, host_y)
+        checked = assert_close("evaluate loss", np.array(loss), np.array(ref_loss), self.dtype, terms=len(host_x))
+        assert_true(abs(accuracy - ref_accuracy) <= 1.0 / len(host_x) + 1e-9,
+                    f"evaluate accuracy {accuracy:.4f}, float64 reference {ref_accuracy:.4f}")
+        return f"{checked}; accuracy {accuracy:.3f} matches"
+
+    def learned(self, history: dict[str, list[float]], before: float) -> str:
+        """Training lowered the loss; a model that does not learn is a failed benchmark."""
+        losses = history["loss"]
+        assert_true(losses[-1] < before, f"loss went from {before:.4f} to {losses[-1]:.4f}: the model did not learn")
+        return f"loss fell from {before:.4f} to {losses[-1]:.4f} over {len(losses)} more epochs"
+
+
+@register
+class Fit(_LinearModelWorkload):
+    """One epoch of model.fit on the 2000 points with the chapter's compile() (listings 3.23, 3-6-3)."""
+
+    name = "fit"
+    section = "3-6-3,3-6-5"
+    sweeps = sweep(
+        smoke=grid(batch_size=[128]),
+        quick=grid(batch_size=[32, 128]),
+        standard=grid(batch_size=[16, 32, 128, 512, 2000]),
+    )
+
+    def __init__(self, batch_size: int, dtype: str = "float32"):
+        super().__init__(batch_size=batch_size, dtype=dtype)
+        self.batch_size = batch_size
+
+    def items(self):
+        return 2000.0
+
+    def setup(self, device, mode):
+        self.seed_everything()
+        self.place_data(self.dtype)
+        self.model = linear_model()
+        # section 3-6-3: compile(optimizer="rmsprop", loss="mean_squared_error", metrics=["accuracy"])
+        self.model.compile(optimizer="rmsprop", loss="mean_squared_error", metrics=["accuracy"],
+                           **keras_compile_options(mode))
+
+    def step(self):
+        return self.model.fit(self.x, self.y, epochs=1, batch_size=self.batch_size, verbose=0)
+
+    def check(self, outputs):
+        first_loss = outputs.history["loss"][0]
+        history = self.model.fit(self.x, self.y, epochs=CHECK_EPOCHS, batch_size=self.batch_size, verbose=0).history
+        self._figures.update(history={k: [float(v) for v in vs] for k, vs in history.items()},
+                             **compiled_settings(self.model))
+        return f"{self.learned(history, first_loss)}; " + self.check_evaluate(
+            self.x, self.y, self.host_x, self.host_y, batch_size=128)
+
+
+@register
+class FitValidation(_LinearModelWorkload):
+    """One epoch of fit with validation_data: 30% held out after shuffling (listing 3.24)."""
+
+    name = "fit_validation"
+    section = "3-6-6"
+    sweeps = sweep(smoke=grid(batch_size=[128]), standard=grid(batch_size=[16, 128]))  # 16 as listing 3.24
+    MIN_VAL_ACCURACY = 0.9
+
+    def __init__(self, batch_size: int = 16, dtype: str = "float32"):
+        super().__init__(batch_size=batch_size, dtype=dtype)
+        self.batch_size = batch_size
+
+    def items(self):
+        return 1400.0  # training samples per epoch; the 600 validation samples are evaluated too
+
+    def setup(self, device, mode):
+        self.seed_everything()
+        self.place_data(self.dtype)
+        self.model = linear_model()
+        compile_listing_3_24(self.model, mode)
+
+    def step(self):
+        return self.model.fit(self.train_x, self.train_y, epochs=1, batch_size=self.batch_size, verbose=0,
+                              validation_data=(self.val_x, self.val_y))
+
+    def check(self, outputs):
+        first_loss = outputs.history["loss"][0]
+        history = self.model.fit(self.train_x, self.train_y, epochs=CHECK_EPOCHS - 1, batch_size=self.batch_size,
+                                 verbose=0, validation_data=(self.val_x, self.val_y)).history
+        self._figures.update(history={k: [float(v) for v in vs] for k, vs in history.items()},
+                             **compiled_settings(self.model))
+        val_accuracy = history["val_binary_accuracy"][-1]
+        assert_true(val_accuracy >= self.MIN_VAL_ACCURACY,
+                    f"validation accuracy {val_accuracy:.3f} < {self.MIN_VAL_ACCURACY}")
+        return (f"{self.learned(history, first_loss)}; validation accuracy {val_accuracy:.3f} >= "
+                f"{self.MIN_VAL_ACCURACY}; " + self.check_evaluate(
+                    self.val_x, self.val_y, self.host_val_x, self.host_val_y, batch_size=128))
+
+
+class _TrainedLinearModel(_LinearModelWorkload):
+    """Setup trains listing 3.24's model (untimed), so evaluate and predict see a useful model."""
+
+    TRAINING_EPOCHS = 5
+
+    def setup(self, device, mode):
+        self.seed_everything()
+        self.place_data(self.dtype)
+        self.model = linear_model()
+        compile_listing_3_24(self.model, mode)
+        self.model.fit(self.train_x, self.train_y, epochs=self.TRAINING_EPOCHS, batch_size=128, verbose=0)
+        self._figures.update(compiled_settings(self.model))
+
+
+@register
+class Evaluate(_TrainedLinearModel):
+    """model.evaluate(val_inputs, val_targets, batch_size=128) (section 3-6-6)."""
+
+    name = "evaluate"
+    section = "3-6-6"
+    sweeps = sweep(smoke=grid(batch_size=[128]))
+
+    def __init__(self, batch_size: int = 128, dtype: str = "float32"):
+        super().__init__(batch_size=batch_size, dtype=dtype)
+        self.batch_size = batch_size
+
+    def items(self):
+        return 600.0
+
+    def step(self):
+        return self.model.evaluate(self.val_x, self.val_y, batch_size=self.batch_size, verbose=0)
+
+    def check(self, outputs):
+        loss, accuracy = outputs
+        self._figures.update(loss=float(loss), binary_accuracy=float(accuracy))
+        return self.check_evaluate(self.val_x, self.val_y, self.host_val_x, self.host_val_y, self.batch_size)
+
+
+@register
+class Predict(_TrainedLinearModel):
+    """Inference on the 2000 points: model.predict(batch_size=128) against calling the model
+    directly, model(inputs) (section 3-6-7)."""
+
+    name = "predict"
+    section = "3-6-7"
+    sweeps = sweep(smoke=grid(method=["predict", "call"]))
+
+    def __init__(self, method: str, batch_size: int = 128, dtype: str = "float32"):
+        super().__init__(method=method, batch_size=batch_size, dtype=dtype)
+        self.method, self.batch_size = method, batch_size
+
+    def items(self):
+        return 2000.0
+
+    def setup(self, device, mode):
+        super().setup(device, mode)
+        if self.method == "call":
+            self.call = compile_for_mode(lambda x: self.model(x, training=False), mode)
+
+    def step(self):
+        if self.method == "predict":
+            return self.model.predict(self.x, batch_size=self.batch_size, verbose=0)
+        return self.call(self.x)
+
+    def check(self, outputs):
+        reference = dense_forward_np(self.host_x, self.model.layers)
+        return assert_close(f"{self.method} outputs", to_numpy(outputs), reference, self.dtype, terms=2)

@@ -1,0 +1,61 @@
+"""Profiles: how much to measure, as data. One code path serves every profile.
+
+A profile picks each workload's parameter sets (its `sweeps[profile]`) and pytest-benchmark's
+round settings. `smoke` is the tiny profile the tests and quick checks use.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    min_rounds: int
+    """pytest-benchmark --benchmark-min-rounds: at least this many timed rounds."""
+    max_time: float
+    """pytest-benchmark --benchmark-max-time: seconds of timed rounds per benchmark (when above min_rounds)."""
+    description: str
+
+    def benchmark_options(self) -> dict[str, object]:
+        """pytest-benchmark's options (by their dest names) that this profile sets."""
+        return {
+            "benchmark_min_rounds": self.min_rounds,
+            "benchmark_max_time": self.max_time,
+            "benchmark_warmup": False,  # the first call is run and recorded apart (first_call_s)
+        }
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile("smoke", 2, 0.0, "tiny sizes, 2 rounds: does everything run and check? (tests, CI)"),
+        Profile("quick", 5, 0.05, "every section and mode at small and medium sizes, ~2 minutes on 2 CPU cores"),
+        Profile("standard", 10, 0.5, "size sweeps up to where a CPU saturates"),
+        Profile("full", 20, 2.0, "the largest sizes and most rounds, for accelerators"),
+    )
+}
+
+SCALES = tuple(PROFILES)
+
+
+def grid(**axes: list[Any]) -> list[dict[str, Any]]:
+    """Every combination of the axes' values: grid(n=[8, 64], dtype=["float32"])."""
+    keys = list(axes)
+    return [dict(zip(keys, values)) for values in itertools.product(*(axes[k] for k in keys))]
+
+
+def sweep(**per_profile: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Parameter sets per profile; a profile left out reuses the one before it (smoke < quick < ...)."""
+    unknown = set(per_profile) - set(SCALES)
+    if unknown:
+        raise ValueError(f"unknown profiles {sorted(unknown)}; known: {SCALES}")
+    out: dict[str, list[dict[str, Any]]] = {}
+    previous: list[dict[str, Any]] = [{}]
+    for scale in SCALES:
+        previous = per_profile.get(scale, previous)
+        out[scale] = previous
+    return out

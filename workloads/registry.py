@@ -1,0 +1,62 @@
+"""The catalogue: every workload class, found by name, family or chapter section.
+
+The catalogue modules import TensorFlow, so they load on first use, not on import of this module:
+the command line can reject a bad profile or mode before paying for TensorFlow's import.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .base import Workload
+
+CATALOGUE_MODULES = (
+    "tensors",  # 3-5-1
+    "tensor_ops",  # 3-5-2
+    "gradients",  # 3-5-3
+    "linear_classifier",  # 3-5-4
+    "keras_layers",  # 3-6-1
+    "keras_training",  # 3-6-3 .. 3-6-7
+)
+
+_REGISTRY: dict[str, type[Workload]] = {}
+
+
+def register(cls: type[Workload]) -> type[Workload]:
+    """Class decorator that adds a workload to the catalogue under its `name`."""
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"two workloads are named {cls.name!r}")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def all_workloads() -> dict[str, type[Workload]]:
+    """Every registered workload class by name, in catalogue order."""
+    for module in CATALOGUE_MODULES:
+        importlib.import_module(f"{__package__}.{module}")
+    return dict(_REGISTRY)
+
+
+def families() -> list[str]:
+    return sorted({cls.family for cls in all_workloads().values()})
+
+
+def sections(cls: type[Workload]) -> list[str]:
+    """The chapter sections a workload cites ("3-6-3,3-6-5" cites two)."""
+    return [s for s in (cls.section or "").split(",") if s]
+
+
+def matches(cls: type[Workload], patterns: list[str]) -> bool:
+    """True when a pattern names the workload, its family or a section it cites (3-6 selects 3-6-x)."""
+    return any(
+        p in (cls.name, cls.family) or any(s == p or s.startswith(p + "-") for s in sections(cls))
+        for p in patterns
+    )
+
+
+def select(patterns: list[str] | None) -> dict[str, type[Workload]]:
+    """The workloads that `patterns` select; all of them when there is no pattern."""
+    catalogue = all_workloads()
+    if not patterns:
+        return catalogue
+    return {name: cls for name, cls in catalogue.items() if matches(cls, patterns)}

@@ -1,0 +1,94 @@
+"""Section 3-5-2: tensor operations (listing 3.9), from dispatch-bound tiny tensors to sizes that
+approach the device's peak, with NumPy as the baseline the chapter compares against."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from .function import FunctionWorkload
+from .profiles import grid, sweep
+from .registry import register
+
+ELEMENTWISE = {
+    # op: (TensorFlow, NumPy, number of inputs)
+    "square": (tf.square, np.square, 1),
+    "sqrt": (tf.sqrt, np.sqrt, 1),
+    "add": (tf.add, np.add, 2),
+    "multiply": (tf.multiply, np.multiply, 2),
+}
+
+
+@register
+class Elementwise(FunctionWorkload):
+    """square, sqrt, add or elementwise multiply of n x n matrices (listing 3.9)."""
+
+    name = "elementwise"
+    family = "tensor_ops"
+    section = "3-5-2"
+    numpy_baseline = True
+    sweeps = sweep(
+        smoke=grid(op=list(ELEMENTWISE), n=[8]),
+        quick=grid(op=list(ELEMENTWISE), n=[8, 1024]),
+        standard=grid(op=list(ELEMENTWISE), n=[8, 64, 512, 2048, 4096]),
+        full=grid(op=list(ELEMENTWISE), n=[8, 64, 512, 2048, 8192, 16384]),
+    )
+
+    def __init__(self, op: str, n: int, dtype: str = "float32"):
+        super().__init__(op=op, n=n, dtype=dtype)
+        self.op, self.n = op, n
+        self.tf_op, self.np_op, self.arity = ELEMENTWISE[op]
+
+    def make_inputs(self, rng):
+        # positive values, so sqrt is defined
+        return tuple(rng.uniform(0.5, 1.5, size=(self.n, self.n)) for _ in range(self.arity))
+
+    def compute_tf(self, *inputs):
+        return self.tf_op(*inputs)
+
+    def compute_np(self, *inputs):
+        return self.np_op(*inputs)
+
+    def flops(self):
+        return float(self.n * self.n)
+
+    def bytes(self):
+        return float((self.arity + 1) * self.n * self.n * np.dtype(self.dtype).itemsize)
+
+
+@register
+class MatMul(FunctionWorkload):
+    """C = A @ B for square n x n matrices (listing 3.9's tf.matmul)."""
+
+    name = "matmul"
+    family = "tensor_ops"
+    section = "3-5-2"
+    numpy_baseline = True
+    sweeps = sweep(
+        smoke=grid(n=[8]),
+        quick=grid(n=[8, 128, 1024]),
+        standard=grid(n=[8, 32, 128, 512, 1024, 2048, 4096]),
+        full=grid(n=[8, 32, 128, 512, 1024, 2048, 4096, 8192, 16384]),
+    )
+
+    def __init__(self, n: int, dtype: str = "float32"):
+        super().__init__(n=n, dtype=dtype)
+        self.n = n
+
+    def make_inputs(self, rng):
+        return rng.standard_normal((self.n, self.n)), rng.standard_normal((self.n, self.n))
+
+    def compute_tf(self, a, b):
+        return tf.matmul(a, b)
+
+    def compute_np(self, a, b):
+        return np.matmul(a, b)
+
+    def terms(self):
+        return self.n
+
+    def flops(self):
+        return 2.0 * self.n**3
+
+    def bytes(self):
+        return 3.0 * self.n * self.n * np.dtype(self.dtype).itemsize

@@ -1,0 +1,192 @@
+"""Section 3-5-1: constant tensors and Variables (listings 3.1 to 3.8), with NumPy's equivalents
+(listing 3.3's in-place item assignment among them) on the numpy baseline."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from .base import Workload
+from .checks import assert_close, assert_true
+from .function import FunctionWorkload
+from .profiles import grid
+from .registry import register
+from .tf_common import compile_for_mode, on_device, to_numpy
+
+SHAPES = {
+    "smoke": [(2, 1)],
+    "quick": [(2, 1), (1024, 1024)],
+    "standard": [(2, 1), (64, 64), (1024, 1024), (4096, 4096)],
+    "full": [(2, 1), (64, 64), (1024, 1024), (4096, 4096), (16384, 16384)],
+}
+
+
+class _ShapedOutput(FunctionWorkload):
+    """A tensor of a given shape made from nothing: bytes are the output's size."""
+
+    family = "tensors"
+    section = "3-5-1"
+    numpy_baseline = True
+
+    def __init__(self, shape: tuple[int, ...], dtype: str = "float32", **params):
+        super().__init__(shape=tuple(shape), dtype=dtype, **params)
+        self.shape = tuple(shape)
+
+    def bytes(self):
+        return float(math.prod(self.shape) * np.dtype(self.dtype).itemsize)
+
+
+@register
+class Fill(_ShapedOutput):
+    """tf.ones / tf.zeros of a shape (listing 3.1); np.ones / np.zeros on the numpy baseline."""
+
+    name = "fill"
+    sweeps = {scale: grid(op=["ones", "zeros"], shape=shapes) for scale, shapes in SHAPES.items()}
+    OPS = {"ones": (tf.ones, np.ones), "zeros": (tf.zeros, np.zeros)}
+
+    def __init__(self, op: str, shape: tuple[int, ...], dtype: str = "float32"):
+        super().__init__(shape, dtype, op=op)
+        self.tf_op, self.np_op = self.OPS[op]
+
+    def compute_tf(self):
+        return self.tf_op(self.shape, self.dtype)
+
+    def compute_np(self):
+        return self.np_op(self.shape, self.dtype)
+
+
+@register
+class RandomTensor(_ShapedOutput):
+    """tf.random.normal(mean 0, stddev 1) / tf.random.uniform([0, 1)) of a shape (listing 3.2).
+
+    The numpy baseline uses a seeded np.random.Generator in the same dtype, the modern form of the
+    chapter's np.random.normal / np.random.uniform (which return float64).
+    """
+
+    name = "random"
+    sweeps = {scale: grid(dist=["normal", "uniform"], shape=shapes) for scale, shapes in SHAPES.items()}
+
+    def __init__(self, dist: str, shape: tuple[int, ...], dtype: str = "float32"):
+        super().__init__(shape, dtype, dist=dist)
+        self.dist = dist
+        self.rng = np.random.default_rng(0)
+
+    def compute_tf(self):
+        if self.dist == "normal":
+            return tf.random.normal(self.shape, mean=0.0, stddev=1.0, dtype=self.dtype)
+        return tf.random.uniform(self.shape, minval=0.0, maxval=1.0, dtype=self.dtype)
+
+    def compute_np(self):
+        if self.dist == "normal":
+            return self.rng.standard_normal(self.shape, dtype=self.dtype)
+        return self.rng.random(self.shape, dtype=self.dtype)
+
+    def check(self, outputs):
+        """The sample's mean and spread agree with the distribution's (6 standard errors)."""
+        x = to_numpy(outputs).astype(np.float64)
+        n = x.size
+        assert_true(x.shape == self.shape, f"shape {x.shape}, expected {self.shape}")
+        assert_true(bool(np.isfinite(x).all()), "non-finite random values")
+        mean, std = (0.0, 1.0) if self.dist == "normal" else (0.5, math.sqrt(1 / 12))
+        if self.dist == "uniform":
+            assert_true(bool(((x >= 0) & (x < 1)).all()), "uniform values outside [0, 1)")
+        mean_tol = 6 * std / math.sqrt(n)
+        assert_true(abs(x.mean() - mean) <= mean_tol, f"mean {x.mean():.4f}, expected {mean} +- {mean_tol:.2g}")
+        if n >= 100:
+            std_tol = 6 * std / math.sqrt(2 * n) + 1e-3
+            assert_true(abs(x.std() - std) <= std_tol, f"stddev {x.std():.4f}, expected {std:.4f}")
+        return f"{self.dist} sample of {n}: mean {x.mean():.3g} and stddev {x.std():.3g} within 6 standard errors"
+
+
+VARIABLE_OPS = ("create", "assign", "slice_assign", "assign_add", "assign_sub")
+
+
+@register
+class VariableUpdate(Workload):
+    """tf.Variable creation, assign, slice assignment v[0, 0].assign, assign_add / assign_sub
+    (listings 3.5 to 3.8); on the numpy baseline a copy, x[...] = , x[0, 0] = , += and -=."""
+
+    name = "variable"
+    family = "tensors"
+    section = "3-5-1"
+    numpy_baseline = True
+    sweeps = {scale: grid(op=list(VARIABLE_OPS), shape=shapes) for scale, shapes in SHAPES.items()}
+
+    def __init__(self, op: str, shape: tuple[int, ...], dtype: str = "float32"):
+        super().__init__(op=op, shape=tuple(shape), dtype=dtype)
+        self.op, self.shape = op, tuple(shape)
+
+    def unsupported(self, device, mode):
+        if self.op == "create" and mode != "eager" and device.kind != "numpy":
+            return "a tf.function may create a Variable on its first call only, so creation is eager"
+        return super().unsupported(device, mode)
+
+    def bytes(self):
+        size = math.prod(self.shape) * np.dtype(self.dtype).itemsize
+        per_op = {"create": 2, "assign": 2, "slice_assign": 0, "assign_add": 3, "assign_sub": 3}
+        return float(size * per_op[self.op] or np.dtype(self.dtype).itemsize)
+
+    def setup(self, device, mode):
+        rng = np.random.default_rng(0)
+        self.initial = rng.standard_normal(self.shape)
+        self.ones = np.ones(self.shape)
+        if device.kind == "numpy":
+            self.state = self.initial.astype(self.dtype)
+            self.other = self.ones.astype(self.dtype)
+            self.fn = getattr(self, f"_np_{self.op}")
+        else:
+            self.other = on_device(self.ones, self.dtype)
+            self.init_tensor = on_device(self.initial, self.dtype)
+            self.state = tf.Variable(self.init_tensor)
+            self.fn = compile_for_mode(getattr(self, f"_tf_{self.op}"), mode)
+
+    def step(self):
+        return self.fn()
+
+    # TensorFlow: updates return nothing, so graph mode does not read the variable back.
+    def _tf_create(self):
+        return tf.Variable(self.init_tensor)
+
+    def _tf_assign(self):
+        self.state.assign(self.other, read_value=False)
+
+    def _tf_slice_assign(self):
+        self.state[0, 0].assign(3.0)
+
+    def _tf_assign_add(self):
+        self.state.assign_add(self.other, read_value=False)
+
+    def _tf_assign_sub(self):
+        self.state.assign_sub(self.other, read_value=False)
+
+    # NumPy: arrays are mutable in place (listing 3.3).
+    def _np_create(self):
+        return np.array(self.state)
+
+    def _np_assign(self):
+        self.state[...] = self.other
+
+    def _np_slice_assign(self):
+        self.state[0, 0] = 3.0
+
+    def _np_assign_add(self):
+        self.state += self.other
+
+    def _np_assign_sub(self):
+        self.state -= self.other
+
+    def check(self, outputs):
+        """After one step the value equals the op applied once to the initial value, in float64."""
+        expected = self.initial.copy()
+        if self.op == "assign":
+            expected = self.ones.copy()
+        elif self.op == "slice_assign":
+            expected[0, 0] = 3.0
+        elif self.op == "assign_add":
+            expected += self.ones
+        elif self.op == "assign_sub":
+            expected -= self.ones
+        actual = outputs if self.op == "create" else self.state
+        return assert_close(f"variable {self.op}", to_numpy(actual), expected, self.dtype)

@@ -1,0 +1,57 @@
+"""TensorFlow helpers shared by the catalogue: inputs placed on the device, and a function compiled
+for a mode. Kept in one place so that every workload is timed the same way."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.eager import context
+
+from .base import CheckFailed
+
+
+def compile_for_mode(fn: Callable[..., Any], mode: str) -> Callable[..., Any]:
+    """`fn` as it runs in `mode`: itself (eager), tf.function (graph) or tf.function with XLA (xla)."""
+    if mode == "eager":
+        return fn
+    if mode == "graph":
+        return tf.function(fn)
+    if mode == "xla":
+        return tf.function(fn, jit_compile=True)
+    raise ValueError(f"unknown mode {mode!r}")
+
+
+def keras_compile_options(mode: str) -> dict[str, Any]:
+    """model.compile() switches for a mode: run_eagerly for eager, jit_compile off/on for graph/xla."""
+    return {
+        "eager": {"run_eagerly": True, "jit_compile": False},
+        "graph": {"run_eagerly": False, "jit_compile": False},
+        "xla": {"run_eagerly": False, "jit_compile": True},
+    }[mode]
+
+
+def on_device(array: np.ndarray, dtype: str) -> tf.Tensor:
+    """A tensor resident on the current tf.device, so that timed calls do not copy it from the host.
+
+    tf.constant keeps a NumPy value in host memory even inside tf.device("GPU"); tf.identity of it
+    runs on the device and returns a device-resident copy. Raises CheckFailed if it landed elsewhere.
+    """
+    tensor = tf.identity(tf.convert_to_tensor(array, dtype=dtype))
+    scope = context.context().device_name or ""  # the innermost tf.device scope; "" outside any
+    if scope and _device_tail(tensor.device) != _device_tail(scope):
+        raise CheckFailed(f"input landed on {tensor.device}, not on {scope}")
+    return tensor
+
+
+def _device_tail(name: str) -> str:
+    """'/job:localhost/replica:0/task:0/device:CPU:0' -> 'CPU:0', the part two spellings share."""
+    return name.split("device:")[-1].upper()
+
+
+def to_numpy(value: Any) -> np.ndarray:
+    """Outputs of a step (tensor, variable, array, scalar) as a NumPy array, for checks only."""
+    if hasattr(value, "numpy"):
+        return np.asarray(value.numpy())
+    return np.asarray(value)
