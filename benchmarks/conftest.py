@@ -37,6 +37,8 @@ def pytest_addoption(parser):
     group.addoption("--tensorbench-modes", default=",".join(MODES), help="comma-separated: eager, graph, xla")
     group.addoption("--tensorbench-only", default="",
                     help="comma-separated workload names, families or chapter sections (3-5-2)")
+    group.addoption("--tensorbench-no-table", action="store_true",
+                    help="leave out pytest-benchmark's table (tensorbench run prints its own)")
 
 
 def _interrupt(signum, frame):
@@ -107,6 +109,12 @@ def measure_case(benchmark, request):
         _checkpoint(request.config)
 
     return run
+
+
+def pytest_benchmark_group_stats(config, benchmarks, group_by):
+    if config.getoption("--tensorbench-no-table"):
+        return []  # an empty grouping: pytest-benchmark shows no table; the JSON is unaffected
+    return None
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):

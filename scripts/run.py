@@ -74,8 +74,7 @@ def run(profile: str, devices: list[str], modes: list[str], only: list[str], out
         "-p", "no:cacheprovider",
         "-v", "-rfs", "--no-header",  # one line per benchmark with progress; skip and failure reasons at the end
         f"--benchmark-json={json_path}",
-        "--benchmark-columns=median,iqr,rounds",
-        "--benchmark-sort=name",
+        "--tensorbench-no-table",
         f"--tensorbench-profile={profile}",
         f"--tensorbench-devices={','.join(devices)}",
         f"--tensorbench-modes={','.join(modes)}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
@@ -19,9 +20,10 @@ def human_time(seconds: float) -> str:
 
 def case_label(row: pd.Series) -> str:
     """workload and its parameters, without device and mode: 'matmul n=1024 float32'."""
-    params = {k[len("param_"):]: v for k, v in row.items() if k.startswith("param_") and pd.notna(v)}
+    params = json.loads(row["params"]) if isinstance(row.get("params"), str) else {}
     dtype = params.pop("dtype", None)
-    parts = [row["workload"]] + [f"{k}={v}" for k, v in params.items()] + ([dtype] if dtype else [])
+    values = ("x".join(map(str, v)) if isinstance(v, list) else v for v in params.values())
+    parts = [row["workload"]] + [f"{k}={v}" for k, v in zip(params, values)] + ([dtype] if dtype else [])
     return " ".join(map(str, parts))
 
 

@@ -1,8 +1,8 @@
 """FunctionWorkload: a step that is one pure function of inputs made before timing.
 
-Subclasses give the inputs (host float64 arrays, seeded), the TensorFlow function and, for the
-numpy baseline, the NumPy one. The base places the inputs on the device, compiles the TensorFlow
-function for the mode, and checks the first outputs against the function run in float64 NumPy.
+Subclasses give the inputs (host float64 arrays, seeded), the TensorFlow function, the NumPy one for
+the numpy baseline, and a float64 reference. The base places the inputs on the device, compiles the
+TensorFlow function for the mode, and checks the first outputs against the reference.
 """
 
 from __future__ import annotations
@@ -28,9 +28,14 @@ class FunctionWorkload(Workload):
     def compute_tf(self, *inputs) -> Any:
         """The computation in TensorFlow; compiled for the mode by setup()."""
 
-    @abc.abstractmethod
     def compute_np(self, *inputs) -> Any:
-        """The same computation in NumPy: the numpy baseline, and (in float64) the check's reference."""
+        """The same computation in NumPy, for workloads that have a numpy baseline."""
+        raise TypeError(f"{self.name} has no NumPy baseline")
+
+    @abc.abstractmethod
+    def reference(self, *inputs) -> Any:
+        """The expected result in float64, written apart from both timed versions so that a bug in
+        either one cannot also be in its reference (an analytic formula where there is one)."""
 
     def terms(self) -> int:
         """Rounded terms summed into each output element (sets the check's tolerance)."""
@@ -50,5 +55,5 @@ class FunctionWorkload(Workload):
         return self.fn(*self.inputs)
 
     def check(self, outputs: Any) -> str:
-        reference = self.compute_np(*self.host)
+        reference = self.reference(*self.host)
         return assert_close(self.name, to_numpy(outputs), reference, self.dtype, self.terms())

@@ -18,6 +18,9 @@ class Profile:
     """pytest-benchmark --benchmark-min-rounds: at least this many timed rounds."""
     max_time: float
     """pytest-benchmark --benchmark-max-time: seconds of timed rounds per benchmark (when above min_rounds)."""
+    warmup_iterations: int
+    """pytest-benchmark --benchmark-warmup-iterations: untimed calls after the first call and the check,
+    before the timed rounds (memory pools and thread pools settle in the first few calls)."""
     description: str
 
     def benchmark_options(self) -> dict[str, object]:
@@ -25,17 +28,18 @@ class Profile:
         return {
             "benchmark_min_rounds": self.min_rounds,
             "benchmark_max_time": self.max_time,
-            "benchmark_warmup": False,  # the first call is run and recorded apart (first_call_s)
+            "benchmark_warmup": self.warmup_iterations > 0,
+            "benchmark_warmup_iterations": self.warmup_iterations,
         }
 
 
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
-        Profile("smoke", 2, 0.0, "tiny sizes, 2 rounds: does everything run and check? (tests, CI)"),
-        Profile("quick", 5, 0.05, "every section and mode at small and medium sizes, ~2 minutes on 2 CPU cores"),
-        Profile("standard", 10, 0.5, "size sweeps up to where a CPU saturates"),
-        Profile("full", 20, 2.0, "the largest sizes and most rounds, for accelerators"),
+        Profile("smoke", 2, 0.0, 0, "tiny sizes, 2 rounds: does everything run and check? (tests, CI)"),
+        Profile("quick", 5, 0.05, 3, "every section and mode at small and medium sizes, in 2 minutes on 2 CPU cores"),
+        Profile("standard", 10, 0.5, 10, "size sweeps up to where a CPU saturates"),
+        Profile("full", 20, 2.0, 20, "the largest sizes and most rounds, for accelerators"),
     )
 }
 

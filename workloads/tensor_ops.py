@@ -11,11 +11,11 @@ from .profiles import grid, sweep
 from .registry import register
 
 ELEMENTWISE = {
-    # op: (TensorFlow, NumPy, number of inputs)
-    "square": (tf.square, np.square, 1),
-    "sqrt": (tf.sqrt, np.sqrt, 1),
-    "add": (tf.add, np.add, 2),
-    "multiply": (tf.multiply, np.multiply, 2),
+    # op: (TensorFlow, NumPy, float64 reference written another way, number of inputs)
+    "square": (tf.square, np.square, lambda x: x * x, 1),
+    "sqrt": (tf.sqrt, np.sqrt, lambda x: x**0.5, 1),
+    "add": (tf.add, np.add, lambda x, y: x + y, 2),
+    "multiply": (tf.multiply, np.multiply, lambda x, y: x * y, 2),
 }
 
 
@@ -37,7 +37,7 @@ class Elementwise(FunctionWorkload):
     def __init__(self, op: str, n: int, dtype: str = "float32"):
         super().__init__(op=op, n=n, dtype=dtype)
         self.op, self.n = op, n
-        self.tf_op, self.np_op, self.arity = ELEMENTWISE[op]
+        self.tf_op, self.np_op, self.reference_op, self.arity = ELEMENTWISE[op]
 
     def make_inputs(self, rng):
         # positive values, so sqrt is defined
@@ -48,6 +48,9 @@ class Elementwise(FunctionWorkload):
 
     def compute_np(self, *inputs):
         return self.np_op(*inputs)
+
+    def reference(self, *inputs):
+        return self.reference_op(*inputs)
 
     def flops(self):
         return float(self.n * self.n)
@@ -83,6 +86,9 @@ class MatMul(FunctionWorkload):
 
     def compute_np(self, a, b):
         return np.matmul(a, b)
+
+    def reference(self, a, b):
+        return np.einsum("ik,kj->ij", a, b)  # float64, and not the BLAS call the baseline times
 
     def terms(self):
         return self.n

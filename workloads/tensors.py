@@ -44,17 +44,20 @@ class Fill(_ShapedOutput):
 
     name = "fill"
     sweeps = {scale: grid(op=["ones", "zeros"], shape=shapes) for scale, shapes in SHAPES.items()}
-    OPS = {"ones": (tf.ones, np.ones), "zeros": (tf.zeros, np.zeros)}
+    OPS = {"ones": (tf.ones, np.ones, 1.0), "zeros": (tf.zeros, np.zeros, 0.0)}
 
     def __init__(self, op: str, shape: tuple[int, ...], dtype: str = "float32"):
         super().__init__(shape, dtype, op=op)
-        self.tf_op, self.np_op = self.OPS[op]
+        self.tf_op, self.np_op, self.value = self.OPS[op]
 
     def compute_tf(self):
         return self.tf_op(self.shape, self.dtype)
 
     def compute_np(self):
         return self.np_op(self.shape, self.dtype)
+
+    def reference(self):
+        return np.full(self.shape, self.value)
 
 
 @register
@@ -82,6 +85,9 @@ class RandomTensor(_ShapedOutput):
         if self.dist == "normal":
             return self.rng.standard_normal(self.shape, dtype=self.dtype)
         return self.rng.random(self.shape, dtype=self.dtype)
+
+    def reference(self):
+        raise TypeError("random values have no elementwise reference; check() tests their statistics")
 
     def check(self, outputs):
         """The sample's mean and spread agree with the distribution's (6 standard errors)."""

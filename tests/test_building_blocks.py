@@ -1,0 +1,100 @@
+"""Profiles, selection, tolerances, the results loader and the short table."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tensorbench.scripts import results, summary
+from tensorbench.workloads import registry
+from tensorbench.workloads.base import CheckFailed
+from tensorbench.workloads.checks import assert_close, tolerance
+from tensorbench.workloads.profiles import PROFILES, SCALES, grid, sweep
+
+
+def test_a_profile_left_out_reuses_the_one_before():
+    sweeps = sweep(smoke=[{"n": 1}], standard=[{"n": 3}])
+    assert sweeps == {"smoke": [{"n": 1}], "quick": [{"n": 1}], "standard": [{"n": 3}], "full": [{"n": 3}]}
+    with pytest.raises(ValueError):
+        sweep(huge=[{}])
+
+
+def test_grid_is_every_combination():
+    assert grid(a=[1, 2], b=["x"]) == [{"a": 1, "b": "x"}, {"a": 2, "b": "x"}]
+
+
+def test_profiles_are_data_in_increasing_size():
+    assert list(PROFILES) == list(SCALES) == ["smoke", "quick", "standard", "full"]
+    rounds = [p.min_rounds for p in PROFILES.values()]
+    assert rounds == sorted(rounds)
+    assert PROFILES["quick"].benchmark_options()["benchmark_min_rounds"] == 5
+
+
+@pytest.mark.parametrize("patterns, expected", [
+    (["matmul"], {"matmul"}),
+    (["tensor_ops"], {"matmul", "elementwise"}),
+    (["3-5-2"], {"matmul", "elementwise"}),
+    (["3-6-3"], {"fit"}),
+    (["3-5-1", "gradients"], {"fill", "random", "variable", "gradient_tape", "weight_gradient"}),
+    (["3-5"], {"fill", "random", "variable", "elementwise", "matmul", "gradient_tape", "weight_gradient",
+               "linear_classifier"}),
+    (["3-6-"], set()),
+])
+def test_only_selects_by_name_family_or_section(patterns, expected):
+    assert set(registry.select(patterns)) == expected
+
+
+def test_tolerance_follows_precision_and_size():
+    assert tolerance("float32") < tolerance("float16") < tolerance("bfloat16")
+    assert tolerance("float32", terms=1024) == pytest.approx(32 * tolerance("float32"))
+    reference = np.linspace(1, 2, 100)
+    assert "rel err" in assert_close("x", reference.astype(np.float32), reference, "float32")
+    with pytest.raises(CheckFailed):
+        assert_close("x", reference * 1.001, reference, "float32")
+    with pytest.raises(CheckFailed, match="shape"):
+        assert_close("x", reference[:10], reference, "float32")
+    with pytest.raises(CheckFailed):
+        assert_close("x", np.full(100, np.nan), reference, "float32")
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "no such file"),
+    ("", "empty file"),
+    ("{not json", "not JSON"),
+    ("[1, 2]", "not a pytest-benchmark JSON file"),
+    ('{"machine_info": {}}', "not a pytest-benchmark JSON file"),
+])
+def test_bad_results_files_say_what_is_wrong(tmp_path, content, message):
+    path = tmp_path / "benchmarks.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(results.ResultsError, match=message):
+        results.load([path])
+
+
+def test_loader_derives_throughput_and_gflops(tmp_path):
+    bench = {
+        "name": "test_tensor_ops[matmul-n1024-float32-cpu-eager]",
+        "stats": {"median": 0.01, "iqr": 0.001, "mean": 0.011, "stddev": 0.002, "min": 0.009, "rounds": 5},
+        "extra_info": {"workload": "matmul", "family": "tensor_ops", "section": "3-5-2", "device": "cpu",
+                       "device_kind": "CPU", "mode": "eager", "dtype": "float32",
+                       "params": {"n": 1024, "dtype": "float32"}, "flops": 2e9, "bytes": 1.2e7, "items": None,
+                       "first_call_s": 0.02},
+    }
+    path = tmp_path / "run" / "benchmarks.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"machine_info": {"node": "box"}, "benchmarks": [bench]}))
+    table = results.load([path])
+    row = table.iloc[0]
+    assert row["gflops"] == pytest.approx(200.0) and row["gbps"] == pytest.approx(1.2)
+    assert np.isnan(row["throughput"])
+    assert row["run_id"] == "run" and row["machine"] == "box"
+    assert "matmul n=1024 float32" in summary.format_overview(table)
+
+
+@pytest.mark.parametrize("seconds, text", [(2.5, "2.5 s"), (0.0123, "12.3 ms"), (4.56e-6, "4.56 us"),
+                                           (3e-8, "30 ns"), (float("nan"), "-")])
+def test_times_read_at_a_glance(seconds, text):
+    assert summary.human_time(seconds) == text

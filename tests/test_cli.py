@@ -1,0 +1,99 @@
+"""The command line: a user's mistake is one line and exit status 2; an interrupted run keeps what
+finished."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from .conftest import tensorbench
+
+
+def assert_usage_error(result, *fragments: str) -> None:
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("tensorbench: error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in last
+    assert sum(line.startswith("tensorbench: error") for line in result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["run", "--profile", "huge"], ["'huge'", "smoke", "quick", "standard", "full"]),
+    (["run", "--modes", "eager,turbo"], ["'turbo'", "eager, graph, xla"]),
+    (["run", "--devices", "fpga"], ["'fpga'", "cpu, gpu, tpu, numpy"]),
+    (["run", "--devices", ""], ["empty device list"]),
+    (["frobnicate"], ["invalid choice", "run"]),
+    ([], ["COMMAND"]),
+])
+def test_bad_arguments_are_one_line_errors(args, fragments):
+    assert_usage_error(tensorbench(*args), *fragments)
+
+
+def test_a_device_that_is_not_here_lists_what_is(tmp_path):
+    from tensorbench.workloads import devices
+
+    if any(d.kind == "TPU" for d in devices.discover()):
+        pytest.skip("this machine has a TPU")
+    assert_usage_error(tensorbench("run", "--devices", "tpu", "--output", str(tmp_path)), "'tpu'", "available: cpu")
+
+
+def test_a_pattern_that_selects_nothing_lists_what_is_valid(tmp_path):
+    assert_usage_error(tensorbench("run", "--only", "resnet", "--output", str(tmp_path)),
+                       "selects no workload", "matmul", "tensor_ops", "3-5-2")
+
+
+def test_an_empty_selection_is_an_error(tmp_path):
+    assert_usage_error(tensorbench("run", "--only", "gradients", "--devices", "numpy", "--output", str(tmp_path)),
+                       "nothing to run")
+
+
+def test_an_existing_result_is_never_overwritten(tmp_path):
+    (tmp_path / "benchmarks.json").write_text("{}")
+    assert_usage_error(tensorbench("run", "--only", "matmul", "--output", str(tmp_path)), "exists")
+    assert (tmp_path / "benchmarks.json").read_text() == "{}"
+
+
+def _wait_for_benchmarks(path, process, count: int, timeout: float = 240) -> None:
+    """Wait until the checkpointed JSON holds `count` finished benchmarks."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        try:
+            if len(json.loads(path.read_text())["benchmarks"]) >= count:
+                return
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.2)
+    raise AssertionError("no benchmark finished in time")
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 130), (signal.SIGKILL, -9)])
+def test_an_interrupted_run_keeps_what_finished(tmp_path, signum, status):
+    json_path = tmp_path / "benchmarks.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tensorbench.scripts.cli", "run", "--profile", "smoke", "--devices", "cpu",
+         "--only", "keras_training", "--output", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        _wait_for_benchmarks(json_path, process, 2)
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == status, stderr[-2000:]
+    benchmarks = json.loads(json_path.read_text())["benchmarks"]
+    assert len(benchmarks) >= 2
+    for bench in benchmarks:  # only finished ones: every round of each is there
+        assert len(bench["stats"]["data"]) == bench["stats"]["rounds"] >= 2
+        assert bench["extra_info"]["check"]
+    if signum != signal.SIGKILL:
+        assert "Traceback" not in stderr
+        assert "interrupted" in stderr

@@ -1,0 +1,97 @@
+"""The suite end to end: `tensorbench run` and plain `pytest benchmarks/` write pytest-benchmark's JSON
+with tensorbench's schema, raw rounds and machine, and pytest-benchmark's own tools read it."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from .conftest import REPO, run_command, tensorbench
+
+EXTRA_INFO_KEYS = {
+    "workload", "family", "version", "section", "backend", "device", "device_kind", "device_name", "mode",
+    "dtype", "params", "flops", "bytes", "items", "first_call_s", "check",
+}
+MACHINE_KEYS = {
+    "tensorflow", "keras", "numpy", "cpu_model", "cpu_cores", "devices", "missing_devices", "onednn_enabled",
+    "tf32_enabled", "threads", "environment",
+}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """One `tensorbench run --profile smoke` on the CPU and the numpy baseline, shared by the tests below."""
+    out = tmp_path_factory.mktemp("run")
+    result = tensorbench("run", "--profile", "smoke", "--devices", "cpu,numpy", "--output", str(out))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result, json.loads((out / "benchmarks.json").read_text())
+
+
+def test_every_section_every_mode_and_the_numpy_baseline_are_recorded(smoke_run):
+    _, doc = smoke_run
+    infos = [b["extra_info"] for b in doc["benchmarks"]]
+    sections = {s for info in infos for s in info["section"].split(",")}
+    assert {"3-5-1", "3-5-2", "3-5-3", "3-5-4", "3-6-1", "3-6-3", "3-6-5", "3-6-6", "3-6-7"} <= sections
+    matmul_modes = {(i["device_kind"], i["mode"]) for i in infos if i["workload"] == "matmul"}
+    assert matmul_modes == {("CPU", "eager"), ("CPU", "graph"), ("CPU", "xla"), ("numpy", "eager")}
+    assert {i["workload"] for i in infos if i["device_kind"] == "numpy"} == {
+        "fill", "random", "variable", "elementwise", "matmul"}
+
+
+def test_extra_info_carries_the_schema(smoke_run):
+    _, doc = smoke_run
+    for bench in doc["benchmarks"]:
+        info = bench["extra_info"]
+        assert EXTRA_INFO_KEYS <= set(info), bench["name"]
+        assert info["first_call_s"] > 0 and info["check"]
+        assert isinstance(info["params"], dict) and info["params"]["dtype"] == info["dtype"]
+        assert info["mode"] in ("eager", "graph", "xla")
+        assert bench["params"] == {"case_id": bench["param"]}  # readable, not an object's repr
+    classifier = next(b["extra_info"] for b in doc["benchmarks"] if b["extra_info"]["workload"] == "linear_classifier")
+    assert len(classifier["loss_history"]) == 40 and classifier["final_loss"] < 0.05
+
+
+def test_raw_rounds_and_the_machine_are_kept(smoke_run):
+    _, doc = smoke_run
+    for bench in doc["benchmarks"]:
+        stats = bench["stats"]
+        assert len(stats["data"]) == stats["rounds"] >= 2
+    machine = doc["machine_info"]
+    assert MACHINE_KEYS <= set(machine["tensorbench"])
+    assert machine["tensorbench"]["tensorflow"]["version"]
+    assert "build_info" in machine["tensorbench"]["tensorflow"]
+    assert any(d["kind"] == "CPU" for d in machine["tensorbench"]["devices"])
+    assert machine["cpu"]  # pytest-benchmark's own machine description is kept
+    assert doc["tensorbench"]["profile"] == "smoke"
+
+
+def test_run_ends_with_a_short_table(smoke_run):
+    result, doc = smoke_run
+    assert "Median time per call" in result.stdout
+    assert "matmul n=8 float32" in result.stdout
+    assert f"tensorbench: {len(doc['benchmarks'])} benchmarks in" in result.stdout
+
+
+def test_pytest_benchmark_compare_reads_it(smoke_run, tmp_path):
+    _, doc = smoke_run
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(doc))
+    result = run_command(sys.executable, "-m", "pytest_benchmark", "compare", str(path), "--columns=median,rounds")
+    assert result.returncode == 0, result.stderr
+    assert "matmul-n8-float32-cpu-xla" in result.stdout
+
+
+def test_plain_pytest_works_on_its_own(tmp_path):
+    """`pytest benchmarks/ --benchmark-json=...` needs no tensorbench command."""
+    out = tmp_path / "out.json"
+    result = run_command(
+        sys.executable, "-m", "pytest", str(REPO / "benchmarks"), "-q", "-p", "no:cacheprovider",
+        "--tensorbench-profile=smoke", "--tensorbench-only=matmul", f"--benchmark-json={out}",
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    doc = json.loads(out.read_text())
+    names = {b["param"] for b in doc["benchmarks"]}
+    assert "matmul-n8-float32-cpu-graph" in names and "matmul-n8-float32-numpy-eager" in names
+    assert all(b["options"]["min_rounds"] == 2 for b in doc["benchmarks"])  # the profile's setting

@@ -1,0 +1,128 @@
+"""Every registered workload runs at a tiny size, on the CPU in each of its modes and on the numpy
+baseline where it has one, and passes its own check; and the checks catch wrong answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tensorbench.benchmarks.harness import Case, device_scope
+from tensorbench.workloads import devices, registry
+from tensorbench.workloads.base import MODES, CheckFailed
+from tensorbench.workloads.profiles import SCALES
+
+from .conftest import REPO
+
+CATALOGUE = registry.all_workloads()
+SMOKE_CASES = [
+    (cls, params, kind, mode)
+    for cls in CATALOGUE.values()
+    for params in cls.sweeps["smoke"]
+    for kind, mode in [("CPU", m) for m in MODES] + ([("numpy", "eager")] if cls.numpy_baseline else [])
+]
+
+
+def run_once(cls, params, device, mode):
+    """setup, one step, check: what the harness does before timing. Returns (workload, check text)."""
+    workload = cls(**params)
+    reason = workload.unsupported(device, mode)
+    if reason:
+        return workload, None
+    with device_scope(device):
+        workload.setup(device, mode)
+        verified = workload.check(workload.step())
+    return workload, verified
+
+
+@pytest.mark.parametrize(
+    "cls, params, kind, mode", SMOKE_CASES,
+    ids=[f"{cls.name}-{'-'.join(map(str, p.values()))}-{k}-{m}" for cls, p, k, m in SMOKE_CASES],
+)
+def test_workload_runs_and_passes_its_check(cls, params, kind, mode):
+    device = next(d for d in devices.discover() if d.kind == kind)
+    workload, verified = run_once(cls, params, device, mode)
+    if verified is None:
+        assert cls.name == "variable" and params["op"] == "create" and mode != "eager"
+        return
+    assert isinstance(verified, str) and verified
+    try:
+        figures = workload.figures()
+        for value in (workload.flops(), workload.bytes(), workload.items()):
+            assert value is None or value > 0
+    finally:
+        workload.teardown()
+    assert isinstance(figures, dict)
+
+
+def test_every_workload_is_covered():
+    """A registered workload needs a section, a smoke size, every profile, and a benchmark module."""
+    families_with_modules = {p.stem.removeprefix("test_") for p in (REPO / "benchmarks").glob("test_*.py")}
+    for name, cls in CATALOGUE.items():
+        assert cls.name == name and cls.family and cls.version
+        assert cls.section and all(s.startswith("3-") for s in registry.sections(cls)), name
+        assert set(cls.sweeps) == set(SCALES) and cls.sweeps["smoke"], name
+        assert cls.family in families_with_modules, f"{name}: no benchmarks/test_{cls.family}.py"
+        assert any(c[0] is cls for c in SMOKE_CASES), f"{name} has no test"
+
+
+def test_chapter_sections_are_all_present():
+    cited = {s for cls in CATALOGUE.values() for s in registry.sections(cls)}
+    assert {"3-5-1", "3-5-2", "3-5-3", "3-5-4", "3-6-1", "3-6-3", "3-6-5", "3-6-6", "3-6-7"} <= cited
+
+
+def test_a_wrong_matmul_fails_its_check(cpu, monkeypatch):
+    import tensorflow as tf
+
+    cls = CATALOGUE["matmul"]
+    monkeypatch.setattr(cls, "compute_tf", lambda self, a, b: tf.matmul(a, b, transpose_b=True))
+    with pytest.raises(CheckFailed, match="relative error"):
+        run_once(cls, {"n": 16}, cpu, "eager")
+
+
+def test_a_wrong_numpy_baseline_fails_its_check(numpy_device, monkeypatch):
+    cls = CATALOGUE["elementwise"]
+    monkeypatch.setattr(cls, "compute_np", lambda self, *x: np.float32(1.001) * self.np_op(*x))
+    with pytest.raises(CheckFailed):
+        run_once(cls, {"op": "square", "n": 8}, numpy_device, "eager")
+
+
+def test_a_classifier_that_does_not_learn_fails(cpu):
+    with pytest.raises(CheckFailed, match="after 40 steps"):
+        run_once(CATALOGUE["linear_classifier"], {"learning_rate": 0.0}, cpu, "graph")
+
+
+def test_linear_classifier_records_the_chapter_figures(cpu):
+    workload, _ = run_once(CATALOGUE["linear_classifier"], {}, cpu, "graph")
+    figures = workload.figures()
+    assert len(figures["loss_history"]) == 40
+    assert figures["loss_history"][-1] == figures["final_loss"] < 0.05
+    assert figures["accuracy"] >= 0.97
+    assert figures["loss_history"][0] > figures["loss_history"][-1]
+
+
+def test_fit_records_history_and_what_keras_had_in_force(cpu):
+    workload, verified = run_once(CATALOGUE["fit"], {"batch_size": 128}, cpu, "xla")
+    figures = workload.figures()
+    assert figures["jit_compile"] is True and figures["run_eagerly"] is False
+    assert len(figures["history"]["loss"]) == 5 and "accuracy" in figures["history"]
+    assert "loss fell" in verified
+
+
+def test_a_model_that_does_not_learn_fails():
+    fit = CATALOGUE["fit"](batch_size=128)
+    with pytest.raises(CheckFailed, match="did not learn"):
+        fit.learned({"loss": [1.0, 1.1, 1.2]}, before=1.0)
+
+
+def test_inputs_are_placed_on_the_device(cpu):
+    workload = CATALOGUE["matmul"](n=8)
+    with device_scope(cpu):
+        workload.setup(cpu, "eager")
+    assert all(t.device.endswith("CPU:0") for t in workload.inputs)
+
+
+def test_case_ids_are_readable(cpu):
+    case = Case(CATALOGUE["matmul"], {"n": 1024}, cpu, "graph")
+    assert case.id == "matmul-n1024-float32-cpu-graph"
+    shaped = Case(CATALOGUE["fill"], {"op": "ones", "shape": (2, 1)}, cpu, "eager")
+    assert shaped.id == "fill-ones-2x1-float32-cpu-eager"
