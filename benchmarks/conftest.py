@@ -11,7 +11,6 @@ import signal
 
 import pytest
 from pytest_benchmark.utils import safe_dumps
-
 from tensorbench.workloads import devices, registry
 from tensorbench.workloads.base import MODES
 from tensorbench.workloads.environment import environment

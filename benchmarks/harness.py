@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-
 from tensorbench.workloads.base import Workload
 from tensorbench.workloads.devices import ASYNC_KINDS, Device, sync
 

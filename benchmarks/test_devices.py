@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from tensorbench.workloads import devices
 
 from .harness import device_scope

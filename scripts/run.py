@@ -10,6 +10,8 @@ from datetime import datetime
 from pathlib import Path
 
 from .errors import UsageError
+from .native_log import captured_native_stderr
+
 
 def _benchmarks_dir() -> Path:
     """The suite: benchmarks/ beside scripts/ in a checkout, or the installed tensorbench.benchmarks."""
@@ -30,7 +32,7 @@ def plan(profile: str, devices: list[str], modes: list[str], only: list[str]) ->
     from tensorbench.workloads import devices as device_layer
     from tensorbench.workloads import registry
 
-    chosen = registry.select(only)
+    chosen = registry.select(only)  # imports TensorFlow
     if not chosen:
         every = registry.all_workloads()
         sections = sorted({s for cls in every.values() for s in registry.sections(cls)})
@@ -60,15 +62,18 @@ def plan(profile: str, devices: list[str], modes: list[str], only: list[str]) ->
 def run(profile: str, devices: list[str], modes: list[str], only: list[str], output: str | None) -> int:
     import pytest
 
-    present, cases = plan(profile, devices, modes, only)
+    with captured_native_stderr() as startup:
+        present, cases = plan(profile, devices, modes, only)
     out_dir = Path(output) if output else Path("results") / run_id(present)
     json_path = out_dir / "benchmarks.json"
     if json_path.exists():
         raise UsageError(f"{json_path} exists; choose another --output (nothing was overwritten)")
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "tensorflow-startup.log").write_text(startup.text)
 
-    print(f"tensorbench: {cases} benchmarks, profile {profile}, devices "
-          f"{', '.join(f'{d.id} ({d.name})' for d in present)} -> {json_path}", flush=True)
+    print(f"tensorbench: {cases} cases, profile {profile}, devices "
+          f"{', '.join(f'{d.id} ({d.name})' for d in present)} -> {json_path} "
+          f"(TensorFlow's start-up messages: {out_dir / 'tensorflow-startup.log'})", flush=True)
     args = [
         str(_benchmarks_dir()),
         "-p", "no:cacheprovider",

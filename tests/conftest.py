@@ -15,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 def run_command(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run a command (the tensorbench entry point or pytest) and capture its output."""
-    return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(list(args), check=False, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
 def tensorbench(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-
 from tensorbench.scripts import results, summary
 from tensorbench.workloads import registry
 from tensorbench.workloads.base import CheckFailed

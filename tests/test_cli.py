@@ -16,12 +16,10 @@ from .conftest import tensorbench
 
 def assert_usage_error(result, *fragments: str) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("tensorbench: error: "), result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tensorbench: error: "), result.stderr
     for fragment in fragments:
-        assert fragment in last
-    assert sum(line.startswith("tensorbench: error") for line in result.stderr.splitlines()) == 1
+        assert fragment in lines[0]
 
 
 @pytest.mark.parametrize("args, fragments", [

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from tensorbench.benchmarks.harness import Case, device_scope
 from tensorbench.workloads import devices, registry
 from tensorbench.workloads.base import MODES, CheckFailed

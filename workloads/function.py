@@ -8,7 +8,8 @@ TensorFlow function for the mode, and checks the first outputs against the refer
 from __future__ import annotations
 
 import abc
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -3,6 +3,8 @@ keras.layers.Dense, in the 784-32-64-32-10 softmax Sequential stack of section 3
 
 from __future__ import annotations
 
+import itertools
+
 import keras
 import numpy as np
 
@@ -72,7 +74,7 @@ class DenseStackForward(KerasWorkload):
 
     def flops(self):
         dims = (INPUT_DIM, *UNITS)
-        return 2.0 * self.batch * sum(a * b for a, b in zip(dims, dims[1:]))
+        return 2.0 * self.batch * sum(a * b for a, b in itertools.pairwise(dims))
 
     def setup(self, device, mode):
         self.seed_everything()

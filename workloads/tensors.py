@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import numpy as np
 import tensorflow as tf
@@ -11,7 +12,7 @@ import tensorflow as tf
 from .base import Workload
 from .checks import assert_close, assert_true
 from .function import FunctionWorkload
-from .profiles import grid
+from .profiles import grid, sweep
 from .registry import register
 from .tf_common import compile_for_mode, on_device, to_numpy
 
@@ -43,8 +44,8 @@ class Fill(_ShapedOutput):
     """tf.ones / tf.zeros of a shape (listing 3.1); np.ones / np.zeros on the numpy baseline."""
 
     name = "fill"
-    sweeps = {scale: grid(op=["ones", "zeros"], shape=shapes) for scale, shapes in SHAPES.items()}
-    OPS = {"ones": (tf.ones, np.ones, 1.0), "zeros": (tf.zeros, np.zeros, 0.0)}
+    sweeps = sweep(**{scale: grid(op=["ones", "zeros"], shape=shapes) for scale, shapes in SHAPES.items()})
+    OPS: ClassVar = {"ones": (tf.ones, np.ones, 1.0), "zeros": (tf.zeros, np.zeros, 0.0)}
 
     def __init__(self, op: str, shape: tuple[int, ...], dtype: str = "float32"):
         super().__init__(shape, dtype, op=op)
@@ -69,7 +70,7 @@ class RandomTensor(_ShapedOutput):
     """
 
     name = "random"
-    sweeps = {scale: grid(dist=["normal", "uniform"], shape=shapes) for scale, shapes in SHAPES.items()}
+    sweeps = sweep(**{scale: grid(dist=["normal", "uniform"], shape=shapes) for scale, shapes in SHAPES.items()})
 
     def __init__(self, dist: str, shape: tuple[int, ...], dtype: str = "float32"):
         super().__init__(shape, dtype, dist=dist)
@@ -118,7 +119,7 @@ class VariableUpdate(Workload):
     family = "tensors"
     section = "3-5-1"
     numpy_baseline = True
-    sweeps = {scale: grid(op=list(VARIABLE_OPS), shape=shapes) for scale, shapes in SHAPES.items()}
+    sweeps = sweep(**{scale: grid(op=list(VARIABLE_OPS), shape=shapes) for scale, shapes in SHAPES.items()})
 
     def __init__(self, op: str, shape: tuple[int, ...], dtype: str = "float32"):
         super().__init__(op=op, shape=tuple(shape), dtype=dtype)
@@ -130,9 +131,11 @@ class VariableUpdate(Workload):
         return super().unsupported(device, mode)
 
     def bytes(self):
-        size = math.prod(self.shape) * np.dtype(self.dtype).itemsize
-        per_op = {"create": 2, "assign": 2, "slice_assign": 0, "assign_add": 3, "assign_sub": 3}
-        return float(size * per_op[self.op] or np.dtype(self.dtype).itemsize)
+        itemsize = np.dtype(self.dtype).itemsize
+        if self.op == "slice_assign":
+            return float(itemsize)  # one element written
+        arrays_touched = {"create": 2, "assign": 2, "assign_add": 3, "assign_sub": 3}[self.op]
+        return float(arrays_touched * math.prod(self.shape) * itemsize)
 
     def setup(self, device, mode):
         rng = np.random.default_rng(0)

@@ -3,7 +3,8 @@ for a mode. Kept in one place so that every workload is timed the same way."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
