@@ -36,8 +36,9 @@ def keras_compile_options(mode: str) -> dict[str, Any]:
 def on_device(array: np.ndarray, dtype: str) -> tf.Tensor:
     """A tensor resident on the current tf.device, so that timed calls do not copy it from the host.
 
-    tf.constant keeps a NumPy value in host memory even inside tf.device("GPU"); tf.identity of it
-    runs on the device and returns a device-resident copy. Raises CheckFailed if it landed elsewhere.
+    tf.convert_to_tensor is not an op and ignores tf.device, so a NumPy value stays in host memory
+    (tensorflow/tensorflow#42242); tf.identity of it is an op, runs on the device and returns a
+    device-resident copy. Raises CheckFailed if the copy landed elsewhere.
     """
     tensor = tf.identity(tf.convert_to_tensor(array, dtype=dtype))
     scope = context.context().device_name or ""  # the innermost tf.device scope; "" outside any
