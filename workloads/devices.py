@@ -175,7 +175,8 @@ def missing() -> dict[str, str]:
 def resolve(requested: list[str] | None) -> list[Device]:
     """Devices named by kind (gpu: all GPUs) or id (gpu:1); all present devices when None.
 
-    Raises LookupError naming what is there when a requested device is not present.
+    The numpy baseline runs on the host CPU, so asking for the CPU brings it along: the chapter
+    compares the two. Raises LookupError naming what is there when a requested device is not present.
     """
     present = discover()
     if not requested:
@@ -188,4 +189,6 @@ def resolve(requested: list[str] | None) -> list[Device]:
             there = ", ".join(d.id for d in present)
             raise LookupError(f"device {want!r} is not available ({reason}); available: {there}")
         chosen.extend(d for d in hits if d not in chosen)
+    if any(d.kind == "CPU" for d in chosen):
+        chosen.extend(d for d in present if d.kind == "numpy" and d not in chosen)
     return chosen

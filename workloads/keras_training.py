@@ -74,7 +74,7 @@ class Fit(_LinearModelWorkload):
     section = "3-6-3,3-6-5"
     sweeps = sweep(
         smoke=grid(batch_size=[128]),
-        quick=grid(batch_size=[32, 128]),
+        quick=grid(batch_size=[64, 128]),
         standard=grid(batch_size=[16, 32, 128, 512, 2000]),
     )
 
