@@ -11,15 +11,18 @@ import signal
 
 import pytest
 from pytest_benchmark.utils import safe_dumps
-from tensorbench.workloads import devices, registry
+from tensorbench.workloads import devices
 from tensorbench.workloads.base import MODES
+from tensorbench.workloads.cases import Case, enumerate_cases
 from tensorbench.workloads.environment import environment
 from tensorbench.workloads.profiles import PROFILES
 
-from .harness import Case, measure
+from .harness import Rounds, measure
+from .out_of_memory import OutOfMemory, with_largest_fitted
 
 COMPLETED = pytest.StashKey[set]()
 CASES = pytest.StashKey[dict]()
+OUT_OF_MEMORY = pytest.StashKey[list]()
 MACHINE_INFO = pytest.StashKey[dict]()
 
 
@@ -36,6 +39,8 @@ def pytest_addoption(parser):
     group.addoption("--tensorbench-modes", default=",".join(MODES), help="comma-separated: eager, graph, xla")
     group.addoption("--tensorbench-only", default="",
                     help="comma-separated workload names, families or chapter sections (3-5-2)")
+    group.addoption("--tensorbench-exclude", default="",
+                    help="comma-separated case ids to leave out (tensorbench run runs them in their own processes)")
     group.addoption("--tensorbench-no-table", action="store_true",
                     help="leave out pytest-benchmark's table (tensorbench run prints its own)")
 
@@ -48,6 +53,7 @@ def _interrupt(signum, frame):
 def pytest_configure(config):
     config.stash[COMPLETED] = set()
     config.stash[CASES] = {}
+    config.stash[OUT_OF_MEMORY] = []
     # SIGTERM ends the run like Ctrl-C: pytest finishes the session and the JSON keeps what finished.
     try:
         signal.signal(signal.SIGTERM, _interrupt)
@@ -79,15 +85,8 @@ def pytest_generate_tests(metafunc):
     unknown = sorted(set(modes) - set(MODES))
     if unknown:
         raise pytest.UsageError(f"unknown modes {unknown}; valid: {', '.join(MODES)}")
-    cases = [
-        Case(cls, params, device, mode)
-        for cls in registry.select(_csv(config.getoption("--tensorbench-only"))).values()
-        if cls.family == family
-        for params in cls.sweeps[profile]
-        for device in _selected_devices(config)
-        for mode in modes
-        if device.kind != "numpy" or (cls.numpy_baseline and mode == "eager")  # a baseline, eager only
-    ]
+    cases = enumerate_cases(profile, _selected_devices(config), modes,
+                            _csv(config.getoption("--tensorbench-only")), family)
     # pytest-benchmark stores the parameter in its JSON: the readable id, not the object.
     config.stash[CASES].update((c.id, c) for c in cases)
     metafunc.parametrize("case_id", [c.id for c in cases], ids=[c.id for c in cases])
@@ -102,10 +101,22 @@ def case(request, case_id) -> Case:
 def measure_case(benchmark, request):
     """Time a Case; remember it finished, and save the JSON so far (a run killed later keeps it)."""
 
+    config = request.config
+    rounds = Rounds(
+        min_rounds=int(config.getoption("benchmark_min_rounds")),
+        max_time=float(config.getoption("benchmark_max_time")),
+        warmup_calls=PROFILES[config.getoption("--tensorbench-profile")].warmup_calls,
+    )
+
     def run(case: Case) -> None:
-        measure(benchmark, case)
-        request.config.stash[COMPLETED].add(request.node.nodeid)
-        _checkpoint(request.config)
+        try:
+            measure(benchmark, case, rounds)
+        except OutOfMemory as oom:
+            config.stash[OUT_OF_MEMORY].append(oom.record)
+            _checkpoint(config)
+            pytest.skip(str(oom))
+        config.stash[COMPLETED].add(request.node.nodeid)
+        _checkpoint(config)
 
     return run
 
@@ -130,6 +141,7 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
         "devices": config.getoption("--tensorbench-devices") or "all present",
         "modes": config.getoption("--tensorbench-modes"),
         "only": config.getoption("--tensorbench-only"),
+        "out_of_memory": with_largest_fitted(config.stash[OUT_OF_MEMORY], output_json["benchmarks"]),
     }
     handle = config._benchmarksession.json
     if handle is not None and not handle.closed:
@@ -152,3 +164,20 @@ def _checkpoint(config) -> None:
     config.hook.pytest_benchmark_update_json(config=config, benchmarks=session.benchmarks, output_json=output)
     session.json.write(safe_dumps(output, ensure_ascii=True).encode())
     session.json.flush()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect a benchmark module whose family --only left out (rather than report an empty skip), and
+    the cases --tensorbench-exclude names."""
+    excluded = set(_csv(config.getoption("--tensorbench-exclude")))
+
+    def left_out(item) -> bool:
+        if "case_id" not in getattr(item, "fixturenames", ()):
+            return False
+        case_id = getattr(getattr(item, "callspec", None), "params", {}).get("case_id")
+        return case_id is None or case_id in excluded
+
+    dropped = [item for item in items if left_out(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]

@@ -1,45 +1,60 @@
 """How one case is timed. Every benchmark goes through measure(); no workload is special-cased.
 
     setup (untimed) -> first call, synchronised, timed once = first_call_s -> check (untimed; a wrong
-    answer fails the benchmark) -> pytest-benchmark calibrates and times the warm step, each call
+    answer fails the benchmark) -> warm-up calls -> pytest-benchmark times the warm step, each call
     ending with a device synchronisation on asynchronous devices.
+
+A warm call of a millisecond or more is timed once per round (pytest-benchmark's pedantic mode):
+calibration would only repeat a slow call (a Keras epoch) and the timer's resolution does not matter
+at that length. Faster calls go through pytest-benchmark's calibration, which loops them per round.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from tensorbench.workloads.base import Workload
-from tensorbench.workloads.devices import ASYNC_KINDS, Device, sync
+from tensorbench.workloads.cases import Case
+from tensorbench.workloads.devices import ASYNC_KINDS, Device, is_out_of_memory, sync
+
+from .out_of_memory import OutOfMemory
+
+
+SLOW_CALL_S = 1e-3
 
 
 @dataclass(frozen=True)
-class Case:
-    """One benchmark: a workload class with its parameters, on a device, in a mode."""
+class Rounds:
+    """How long to time: pytest-benchmark's min_rounds and max_time, and the warm-up calls before."""
 
-    workload: type[Workload]
-    params: dict[str, Any]
-    device: Device
-    mode: str
-
-    @property
-    def id(self) -> str:
-        """Readable pytest id: matmul-n1024-float32-cpu-graph."""
-        params = {**self.params, "dtype": self.params.get("dtype", "float32")}
-        parts = [self.workload.name] + [_param_id(k, v) for k, v in params.items()]
-        return "-".join(parts + [self.device.id, self.mode])
+    min_rounds: int
+    max_time: float
+    warmup_calls: int
 
 
-def _param_id(key: str, value: Any) -> str:
-    if isinstance(value, (tuple, list)):
-        return "x".join(map(str, value))
-    if isinstance(value, str):
-        return value
-    return f"{key}{value}"
+def warm_up(timed, rounds: Rounds) -> float:
+    """Call `timed` up to warmup_calls times (at least once), stopping once max_time has passed;
+    return the duration of the last call."""
+    started = time.perf_counter()
+    for calls in range(1, max(rounds.warmup_calls, 1) + 1):
+        before = time.perf_counter()
+        timed()
+        last = time.perf_counter() - before
+        if before + last - started >= rounds.max_time:
+            break
+    return last
+
+
+def time_rounds(benchmark, timed, rounds: Rounds) -> None:
+    last = warm_up(timed, rounds)
+    if last >= SLOW_CALL_S:
+        benchmark.pedantic(timed, rounds=max(rounds.min_rounds, math.ceil(rounds.max_time / last)), iterations=1)
+    else:
+        benchmark(timed)
 
 
 def _json_ready(value: Any) -> Any:
@@ -71,7 +86,7 @@ def _peak_memory(device: Device, reset: bool = False) -> int | None:
         return None
 
 
-def measure(benchmark, case: Case) -> None:
+def measure(benchmark, case: Case, rounds: Rounds) -> None:
     """Run `case` under pytest-benchmark, recording everything in benchmark.extra_info."""
     workload = case.workload(**case.params)
     reason = workload.unsupported(case.device, case.mode)
@@ -107,9 +122,17 @@ def measure(benchmark, case: Case) -> None:
                     sync(device)
             else:  # synchronous: time the step itself, with no wrapper call
                 timed = workload.step
-            benchmark(timed)
+            time_rounds(benchmark, timed, rounds)
             peak = _peak_memory(device)
             if peak is not None:
                 benchmark.extra_info["peak_memory_bytes"] = peak
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            raise OutOfMemory({
+                "case": case.id, "workload": workload.name, "device": device.id, "device_kind": device.kind,
+                "mode": case.mode, "params": {k: _json_ready(v) for k, v in workload.params.items()},
+                "error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
+            }) from exc
         finally:
             workload.teardown()

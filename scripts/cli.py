@@ -55,6 +55,8 @@ def build_parser() -> Parser:
     run.add_argument("--only", type=csv_list(what="pattern"), default=[], metavar="PATTERN",
                      help="comma-separated workload names, families or chapter sections (3-5-2, 3-6)")
     run.add_argument("--output", metavar="DIR", help="where benchmarks.json goes (default: results/<run-id>/)")
+    run.add_argument("--isolate", choices=["auto", "on", "off"], default="auto",
+                     help="run each training sweep point in its own process: auto (on GPU and TPU), on, off")
     return parser
 
 
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             from .run import run
 
-            return run(args.profile, args.devices, args.modes, args.only, args.output)
+            return run(args.profile, args.devices, args.modes, args.only, args.output, args.isolate)
         raise UsageError(f"unknown command {args.command}")
     except (UsageError, ResultsError) as exc:
         print(f"tensorbench: error: {exc}", file=sys.stderr)

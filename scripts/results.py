@@ -44,6 +44,7 @@ def _row(bench: dict, run_id: str, machine: str) -> dict:
         "run_id": run_id,
         "machine": machine,
         "name": bench.get("name"),
+        "param": bench.get("param"),
         "workload": info.get("workload", bench.get("name")),
         "family": info.get("family"),
         "section": info.get("section"),

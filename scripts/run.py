@@ -1,10 +1,18 @@
-"""`tensorbench run`: check the request, then run the pytest-benchmark suite in this process and
-end with a short table. Everything measured lands in DIR/benchmarks.json, pytest-benchmark's JSON."""
+"""`tensorbench run`: check the request, run the pytest-benchmark suite, end with a short table.
+Everything measured lands in DIR/benchmarks.json, pytest-benchmark's JSON.
+
+Most cases run in this process. Sweep points of workloads that allocate by batch size
+(`isolate_on_accelerators`) run each in a fresh pytest process on a GPU or TPU (or everywhere with
+--isolate on): memory that TensorFlow keeps after an out-of-memory error cannot then poison the next
+point. Their JSON files are merged into the run's.
+"""
 
 from __future__ import annotations
 
+import json
 import platform
 import re
+import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -27,10 +35,11 @@ def run_id(devices: list) -> str:
     return f"{datetime.now():%Y%m%d-%H%M%S}-{host}-{kinds}"
 
 
-def plan(profile: str, devices: list[str], modes: list[str], only: list[str]) -> tuple[list, int]:
-    """Validate what was asked against what exists; return the devices and the number of cases."""
+def plan(profile: str, devices: list[str], modes: list[str], only: list[str]) -> tuple[list, list]:
+    """Validate what was asked against what exists; return the devices and the cases."""
     from tensorbench.workloads import devices as device_layer
     from tensorbench.workloads import registry
+    from tensorbench.workloads.cases import enumerate_cases
 
     chosen = registry.select(only)  # imports TensorFlow
     if not chosen:
@@ -44,13 +53,7 @@ def plan(profile: str, devices: list[str], modes: list[str], only: list[str]) ->
         present = device_layer.resolve(devices or None)
     except LookupError as exc:
         raise UsageError(str(exc)) from None
-    cases = sum(
-        len(cls.sweeps[profile])
-        for cls in chosen.values()
-        for device in present
-        for mode in modes
-        if device.kind != "numpy" or (cls.numpy_baseline and mode == "eager")
-    )
+    cases = enumerate_cases(profile, present, modes, only)
     if not cases:
         raise UsageError(
             f"nothing to run: {', '.join(chosen)} on {', '.join(d.id for d in present)} in modes "
@@ -59,7 +62,23 @@ def plan(profile: str, devices: list[str], modes: list[str], only: list[str]) ->
     return present, cases
 
 
-def run(profile: str, devices: list[str], modes: list[str], only: list[str], output: str | None) -> int:
+def isolated_cases(cases: list, isolate: str) -> list:
+    """The cases that run each in a fresh process (see the module's docstring)."""
+    from tensorbench.workloads.devices import ASYNC_KINDS
+
+    if isolate == "off":
+        return []
+    return [c for c in cases if c.workload.isolate_on_accelerators
+            and (isolate == "on" or c.device.kind in ASYNC_KINDS)]
+
+
+def node_id(case) -> str:
+    family = case.workload.family
+    return f"{_benchmarks_dir() / f'test_{family}.py'}::test_{family}[{case.id}]"
+
+
+def run(profile: str, devices: list[str], modes: list[str], only: list[str], output: str | None,
+        isolate: str = "auto") -> int:
     import pytest
 
     with captured_native_stderr() as startup:
@@ -70,27 +89,65 @@ def run(profile: str, devices: list[str], modes: list[str], only: list[str], out
         raise UsageError(f"{json_path} exists; choose another --output (nothing was overwritten)")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "tensorflow-startup.log").write_text(startup.text)
+    apart = isolated_cases(cases, isolate)
 
-    print(f"tensorbench: {cases} cases, profile {profile}, devices "
+    print(f"tensorbench: {len(cases)} cases ({len(apart)} each in its own process), profile {profile}, devices "
           f"{', '.join(f'{d.id} ({d.name})' for d in present)} -> {json_path} "
           f"(TensorFlow's start-up messages: {out_dir / 'tensorflow-startup.log'})", flush=True)
-    args = [
-        str(_benchmarks_dir()),
-        "-p", "no:cacheprovider",
-        "-v", "-rfs", "--no-header",  # one line per benchmark with progress; skip and failure reasons at the end
-        f"--benchmark-json={json_path}",
-        "--tensorbench-no-table",
+    options = [
+        "-p", "no:cacheprovider", "-rfs", "--no-header", "--tensorbench-no-table",
         f"--tensorbench-profile={profile}",
         f"--tensorbench-devices={','.join(devices)}",
         f"--tensorbench-modes={','.join(modes)}",
         f"--tensorbench-only={','.join(only)}",
     ]
-    status = pytest.main(args)
-    return finish(json_path, int(status))
+    exclude = f"--tensorbench-exclude={','.join(case.id for case in apart)}"
+    # -v: one line per benchmark, with the progress; skip and failure reasons at the end (-rfs)
+    status = int(pytest.main([str(_benchmarks_dir()), "-v", f"--benchmark-json={json_path}", exclude, *options]))
+    if apart and status != pytest.ExitCode.INTERRUPTED:
+        status = max(status, run_isolated(apart, options, out_dir / "isolated"))
+        merge_parts(json_path, sorted((out_dir / "isolated").glob("*.json")))
+    return finish(json_path, status)
+
+
+def run_isolated(cases: list, options: list[str], folder: Path) -> int:
+    """Each case in a fresh `python -m pytest` process; returns the worst pytest status (2: interrupted)."""
+    folder.mkdir(exist_ok=True)
+    worst = 0
+    for number, case in enumerate(cases, 1):
+        print(f"[{number}/{len(cases)}] in its own process: {case.id}", flush=True)
+        command = [sys.executable, "-m", "pytest", node_id(case), "-q",
+                   f"--benchmark-json={folder / f'{number:04d}.json'}", *options]
+        try:
+            status = subprocess.run(command, check=False).returncode
+        except KeyboardInterrupt:
+            return 2
+        if status == 2:  # the child was interrupted
+            return 2
+        worst = max(worst, status if status in (0, 1) else 1)
+    return worst
+
+
+def merge_parts(json_path: Path, parts: list[Path]) -> None:
+    """Add the isolated runs' benchmarks and out-of-memory records to the run's JSON."""
+    from tensorbench.benchmarks.out_of_memory import with_largest_fitted
+
+    docs = [json.loads(p.read_text()) for p in [json_path, *parts] if p.exists() and p.stat().st_size]
+    if not docs:
+        return
+    merged = docs[0]
+    for doc in docs[1:]:
+        merged["benchmarks"].extend(doc["benchmarks"])
+        merged.setdefault("tensorbench", doc.get("tensorbench", {}))
+        merged["tensorbench"].setdefault("out_of_memory", []).extend(doc.get("tensorbench", {}).get("out_of_memory", []))
+    records = merged.get("tensorbench", {}).get("out_of_memory", [])
+    merged["tensorbench"]["out_of_memory"] = with_largest_fitted(records, merged["benchmarks"])
+    json_path.write_text(json.dumps(merged, indent=4))
 
 
 def finish(json_path: Path, status: int) -> int:
-    """Print the short table and say where the results are; map pytest's status to ours."""
+    """Print the short table and what ran out of memory, say where the results are; map pytest's
+    status to ours."""
     import pytest
 
     from . import results, summary
@@ -101,12 +158,14 @@ def finish(json_path: Path, status: int) -> int:
         kept = len(table)
         print("\nMedian time per call (rows: workload; columns: device and mode)\n")
         print(summary.format_overview(table))
+        for record in results.read_json(json_path).get("tensorbench", {}).get("out_of_memory", []):
+            print(f"out of memory: {record['case']} (largest batch that fitted: "
+                  f"{record.get('largest_batch_that_fitted')})")
     print(f"\ntensorbench: {kept} benchmarks in {json_path}")
     if status == pytest.ExitCode.INTERRUPTED:
         print("tensorbench: interrupted; the JSON keeps every benchmark that finished", file=sys.stderr)
         return 130
-    if status == 1:
+    if status == pytest.ExitCode.TESTS_FAILED:
         print("tensorbench: some benchmarks failed (see above); the others are in the JSON", file=sys.stderr)
         return 1
-    return 0 if status == 0 else 1
-
+    return 0 if status == pytest.ExitCode.OK else 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import pandas as pd
@@ -19,12 +18,11 @@ def human_time(seconds: float) -> str:
 
 
 def case_label(row: pd.Series) -> str:
-    """workload and its parameters, without device and mode: 'matmul n=1024 float32'."""
-    params = json.loads(row["params"]) if isinstance(row.get("params"), str) else {}
-    dtype = params.pop("dtype", None)
-    values = ("x".join(map(str, v)) if isinstance(v, list) else v for v in params.values())
-    parts = [row["workload"]] + [f"{k}={v}" for k, v in zip(params, values)] + ([dtype] if dtype else [])
-    return " ".join(map(str, parts))
+    """The benchmark's id without its device and mode: 'matmul-n1024-float32'. Plain pytest-benchmark
+    files, without tensorbench's fields, fall back to the test's name."""
+    label = str(row.get("param") or row.get("name"))
+    suffix = f"-{row.get('device')}-{row.get('mode')}"
+    return label[: -len(suffix)] if label.endswith(suffix) else label
 
 
 def overview(table: pd.DataFrame) -> pd.DataFrame:

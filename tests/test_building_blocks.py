@@ -76,6 +76,7 @@ def test_bad_results_files_say_what_is_wrong(tmp_path, content, message):
 def test_loader_derives_throughput_and_gflops(tmp_path):
     bench = {
         "name": "test_tensor_ops[matmul-n1024-float32-cpu-eager]",
+        "param": "matmul-n1024-float32-cpu-eager",
         "stats": {"median": 0.01, "iqr": 0.001, "mean": 0.011, "stddev": 0.002, "min": 0.009, "rounds": 5},
         "extra_info": {"workload": "matmul", "family": "tensor_ops", "section": "3-5-2", "device": "cpu",
                        "device_kind": "CPU", "mode": "eager", "dtype": "float32",
@@ -90,7 +91,7 @@ def test_loader_derives_throughput_and_gflops(tmp_path):
     assert row["gflops"] == pytest.approx(200.0) and row["gbps"] == pytest.approx(1.2)
     assert np.isnan(row["throughput"])
     assert row["run_id"] == "run" and row["machine"] == "box"
-    assert "matmul n=1024 float32" in summary.format_overview(table)
+    assert "matmul-n1024-float32" in summary.format_overview(table)
 
 
 @pytest.mark.parametrize("seconds, text", [(2.5, "2.5 s"), (0.0123, "12.3 ms"), (4.56e-6, "4.56 us"),

@@ -71,7 +71,7 @@ def test_raw_rounds_and_the_machine_are_kept(smoke_run):
 def test_run_ends_with_a_short_table(smoke_run):
     result, doc = smoke_run
     assert "Median time per call" in result.stdout
-    assert "matmul n=8 float32" in result.stdout
+    assert "matmul-n8-float32" in result.stdout
     assert f"tensorbench: {len(doc['benchmarks'])} benchmarks in" in result.stdout
 
 

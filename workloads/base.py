@@ -39,6 +39,11 @@ class Workload(abc.ABC):
     """True when the workload also runs on the `numpy` pseudo-device (the chapter compares the two)."""
     modes: ClassVar[tuple[str, ...]] = MODES
     """Modes that mean something for this workload; the others are skipped with a reason."""
+    isolate_on_accelerators: ClassVar[bool] = False
+    """True when its sweep points should each run in a fresh process on a GPU or TPU, so that memory
+    TensorFlow keeps after an out-of-memory error cannot poison the next point (tensorbench run)."""
+    profile_modes: ClassVar[dict[str, tuple[str, ...]]] = {}
+    """Modes a profile runs, where it runs fewer than all (the quick profile trains in graph mode only)."""
     sweeps: ClassVar[dict[str, list[dict[str, Any]]]]
     """Parameter sets per profile scale (smoke, quick, standard, full): see profiles.sweep()."""
 

@@ -192,3 +192,14 @@ def resolve(requested: list[str] | None) -> list[Device]:
     if any(d.kind == "CPU" for d in chosen):
         chosen.extend(d for d in present if d.kind == "numpy" and d not in chosen)
     return chosen
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for a device allocation failure: TensorFlow's ResourceExhaustedError, or an XLA or
+    PyTorch one by its message (those frameworks raise generic error types)."""
+    import tensorflow as tf
+
+    if isinstance(exc, tf.errors.ResourceExhaustedError):
+        return True
+    text = str(exc)
+    return "RESOURCE_EXHAUSTED" in text or "out of memory" in text.lower()

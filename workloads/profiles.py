@@ -18,9 +18,9 @@ class Profile:
     """pytest-benchmark --benchmark-min-rounds: at least this many timed rounds."""
     max_time: float
     """pytest-benchmark --benchmark-max-time: seconds of timed rounds per benchmark (when above min_rounds)."""
-    warmup_iterations: int
-    """pytest-benchmark --benchmark-warmup-iterations: untimed calls after the first call and the check,
-    before the timed rounds (memory pools and thread pools settle in the first few calls)."""
+    warmup_calls: int
+    """Untimed calls after the first call and the check, before the timed rounds (memory and thread
+    pools settle in the first few calls); they stop early once max_time has passed."""
     description: str
 
     def benchmark_options(self) -> dict[str, object]:
@@ -28,8 +28,7 @@ class Profile:
         return {
             "benchmark_min_rounds": self.min_rounds,
             "benchmark_max_time": self.max_time,
-            "benchmark_warmup": self.warmup_iterations > 0,
-            "benchmark_warmup_iterations": self.warmup_iterations,
+            "benchmark_warmup": False,  # the harness warms up itself, slow calls included
         }
 
 

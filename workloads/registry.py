@@ -17,6 +17,7 @@ CATALOGUE_MODULES = (
     "linear_classifier",  # 3-5-4
     "keras_layers",  # 3-6-1
     "keras_training",  # 3-6-3 .. 3-6-7
+    "training",  # 3-6-1, 3-6-2 layer families; 3-6-3 configurations
 )
 
 _REGISTRY: dict[str, type[Workload]] = {}

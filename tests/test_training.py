@@ -1,0 +1,111 @@
+"""The training workloads: each layer family learns, the params schema, and the out-of-memory path
+(injected as TensorFlow raises it), in one process and with each sweep point in its own process."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from tensorbench.benchmarks.harness import device_scope
+from tensorbench.benchmarks.out_of_memory import with_largest_fitted
+from tensorbench.scripts.run import merge_parts, run_isolated
+from tensorbench.workloads.cases import Case
+from tensorbench.workloads.models import MODELS, synthetic_data
+from tensorbench.workloads.training import LOSSES, METRICS, OPTIMIZERS, Inference, Train
+
+from .conftest import REPO, run_command
+
+PARAMS_SCHEMA = {"model", "batch_size", "samples", "optimizer", "loss", "metric", "loop", "dtype"}
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_each_model_learns_from_its_teacher(cpu, model):
+    workload = Train(model=model, batch_size=16, samples=64)
+    with device_scope(cpu):
+        workload.setup(cpu, "graph")
+        verified = workload.check(workload.step())
+    history = workload.figures()["loss_history"]
+    workload.teardown()
+    assert history[-1] < history[0] and "fell" in verified
+
+
+def test_a_model_that_does_not_learn_fails(cpu, monkeypatch):
+    from tensorbench.workloads.base import CheckFailed
+
+    monkeypatch.setitem(OPTIMIZERS, "sgd", lambda: __import__("keras").optimizers.SGD(learning_rate=0.0))
+    workload = Train(model="mlp", batch_size=16, samples=64, optimizer="sgd")
+    with device_scope(cpu), pytest.raises(CheckFailed, match="did not learn"):
+        workload.setup(cpu, "graph")
+        workload.check(workload.step())
+
+
+def test_params_carry_the_training_configuration():
+    assert set(Train(model="mlp", batch_size=32, samples=64).params) == PARAMS_SCHEMA
+    custom = Train(model="lstm", batch_size=8, samples=16, loss="kl_divergence", loop="custom").params
+    assert custom["loop"] == "custom" and custom["metric"] == "categorical_accuracy"
+    with pytest.raises(ValueError, match="targets"):
+        Train(model="mlp", batch_size=8, samples=16, loss="mean_squared_error", metric="sparse_categorical_accuracy")
+
+
+def test_quick_profile_covers_what_the_issue_asks():
+    quick = Train.sweeps["quick"]
+    for model in ("mlp", "cnn28", "lstm", "transformer"):
+        assert len({p["batch_size"] for p in quick if p["model"] == model and len(p) == 3}) >= 3
+    optimizers = {p.get("optimizer", "rmsprop") for p in quick}
+    assert len(optimizers) >= 5 and {p.get("loop", "fit") for p in quick} == {"fit", "custom"}
+    standard = Train.sweeps["standard"]
+    assert {p.get("loss") for p in standard} >= set(LOSSES) - {"sparse_categorical_crossentropy"}
+    metrics = {Train(**p).params["metric"] for p in standard}
+    assert metrics == set(METRICS)
+    assert {p["batch_size"] for p in standard} >= {16, 1024}
+    assert {p["batch_size"] for p in Inference.sweeps["quick"]} == {32, 128, 512}
+
+
+def test_teacher_labels_are_fixed_and_spread():
+    x1, y1 = synthetic_data("transformer", 256)
+    x2, y2 = synthetic_data("transformer", 256)
+    assert (x1 == x2).all() and (y1 == y2).all()
+    assert len(set(y1.tolist())) >= 5
+
+
+def test_largest_batch_that_fitted_is_found_per_sweep():
+    def bench(batch, model="mlp"):
+        return {"extra_info": {"workload": "train", "device": "gpu:0", "mode": "xla",
+                               "params": {"model": model, "batch_size": batch}}}
+
+    records = [{"case": "x", "workload": "train", "device": "gpu:0", "mode": "xla",
+                "params": {"model": "mlp", "batch_size": 4096}}]
+    found = with_largest_fitted(records, [bench(512), bench(1024), bench(2048, "cnn28")])
+    assert found[0]["largest_batch_that_fitted"] == 1024
+
+
+def test_out_of_memory_is_recorded_and_the_sweep_goes_on(tmp_path):
+    out = tmp_path / "oom.json"
+    result = run_command(
+        sys.executable, "-m", "pytest", str(REPO / "benchmarks"), "-p", "tests.inject_oom", "-q", "-rs",
+        "-p", "no:cacheprovider", "--tensorbench-profile=smoke", "--tensorbench-only=train",
+        "--tensorbench-devices=cpu", f"--benchmark-json={out}", cwd=REPO,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    doc = json.loads(out.read_text())
+    assert [b["extra_info"]["params"]["batch_size"] for b in doc["benchmarks"]] == [8, 16]
+    records = doc["tensorbench"]["out_of_memory"]
+    assert [r["params"]["batch_size"] for r in records] == [32, 64]
+    assert all(r["largest_batch_that_fitted"] == 16 and "ResourceExhaustedError" in r["error"] for r in records)
+    assert "out of memory: train-mlp-batch_size32" in result.stdout
+
+
+def test_isolated_sweep_points_run_in_their_own_processes(tmp_path, cpu, monkeypatch):
+    monkeypatch.chdir(REPO)  # where the children find tests.inject_oom
+    cases = [Case(Train, {"model": "mlp", "batch_size": b, "samples": 64}, cpu, "graph") for b in (16, 32)]
+    options = ["-p", "tests.inject_oom", "-p", "no:cacheprovider", "--tensorbench-profile=smoke",
+               "--tensorbench-devices=cpu", "--tensorbench-only=train", "--tensorbench-no-table"]
+    assert run_isolated(cases, options, tmp_path / "isolated") == 0
+    json_path = tmp_path / "benchmarks.json"
+    merge_parts(json_path, sorted((tmp_path / "isolated").glob("*.json")))
+    doc = json.loads(json_path.read_text())
+    assert [b["param"] for b in doc["benchmarks"]] == ["train-mlp-batch_size16-samples64-float32-cpu-graph"]
+    (record,) = doc["tensorbench"]["out_of_memory"]
+    assert record["params"]["batch_size"] == 32 and record["largest_batch_that_fitted"] == 16

@@ -1,0 +1,54 @@
+"""Cases: what one benchmark is (a workload class, its parameters, a device, a mode), and the list of
+cases a profile, a device list, a mode list and an --only selection make. One function makes that list,
+for pytest's parametrization and for the command line's checks alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import registry
+from .base import MODES, Workload
+from .devices import Device
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark: a workload class with its parameters, on a device, in a mode."""
+
+    workload: type[Workload]
+    params: dict[str, Any]
+    device: Device
+    mode: str
+
+    @property
+    def id(self) -> str:
+        """Readable pytest id: matmul-n1024-float32-cpu-graph."""
+        params = {**self.params, "dtype": self.params.get("dtype", "float32")}
+        parts = [self.workload.name] + [_param_id(k, v) for k, v in params.items()]
+        return "-".join(parts + [self.device.id, self.mode])
+
+
+def _param_id(key: str, value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return "x".join(map(str, value))
+    if isinstance(value, str):
+        return value
+    return f"{key}{value}"
+
+
+def enumerate_cases(profile: str, devices: list[Device], modes: list[str], only: list[str] | None = None,
+                    family: str | None = None) -> list[Case]:
+    """Every case to run, in catalogue order. The numpy baseline takes only workloads that have one, in
+    eager mode; a workload may run fewer modes in a profile (`profile_modes`). Neither is a skip: those
+    cases are not benchmarks. A workload's own limits (unsupported()) stay in, and become skips."""
+    return [
+        Case(cls, params, device, mode)
+        for cls in registry.select(only).values()
+        if family is None or cls.family == family
+        for params in cls.sweeps[profile]
+        for device in devices
+        for mode in modes
+        if (device.kind != "numpy" or (cls.numpy_baseline and mode == "eager"))
+        and mode in cls.profile_modes.get(profile, MODES)
+    ]

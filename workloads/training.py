@@ -1,0 +1,213 @@
+"""Training the layer families across batch sizes: Keras fit (or a GradientTape loop, 3-5-4 style) of
+an MLP, a CNN, an LSTM and a Transformer encoder; optimizers, losses and metrics (section 3-6-3) at a
+fixed model and batch; and evaluate / predict throughput at the same batch sizes.
+
+The timed unit is one epoch over a fixed number of samples (`items`), read from a cached, pre-batched
+tf.data.Dataset by fit, evaluate, predict and the custom loop alike: what is timed is the model's work
+and Keras's loop, not host-side slicing and shuffling. The first epoch (tracing or XLA compilation) is
+the harness's first_call_s; what Keras had in force (jit_compile, steps_per_execution) is recorded.
+A model whose loss does not fall is a failed benchmark.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .checks import assert_close, assert_true
+from .keras_common import KerasWorkload, compiled_settings
+from .models import CLASSES, MODELS, synthetic_data
+from .profiles import grid, sweep
+from .registry import register
+from .tf_common import compile_for_mode, keras_compile_options, on_device, to_numpy
+
+OPTIMIZERS = {
+    "sgd": lambda: keras.optimizers.SGD(learning_rate=0.01),
+    "sgd_momentum": lambda: keras.optimizers.SGD(learning_rate=0.01, momentum=0.9),
+    "rmsprop": lambda: keras.optimizers.RMSprop(),
+    "adam": lambda: keras.optimizers.Adam(),
+    "adagrad": lambda: keras.optimizers.Adagrad(learning_rate=0.05),
+}
+# loss: (Keras loss, whether its targets are integer labels rather than one-hot rows)
+LOSSES = {
+    "sparse_categorical_crossentropy": (keras.losses.SparseCategoricalCrossentropy, True),
+    "categorical_crossentropy": (keras.losses.CategoricalCrossentropy, False),
+    "binary_crossentropy": (keras.losses.BinaryCrossentropy, False),
+    "mean_squared_error": (keras.losses.MeanSquaredError, False),
+    "kl_divergence": (keras.losses.KLDivergence, False),
+    "cosine_similarity": (keras.losses.CosineSimilarity, False),
+}
+# metric: (Keras metric, whether it reads integer labels)
+METRICS = {
+    "sparse_categorical_accuracy": (keras.metrics.SparseCategoricalAccuracy, True),
+    "categorical_accuracy": (keras.metrics.CategoricalAccuracy, False),
+    "binary_accuracy": (keras.metrics.BinaryAccuracy, False),
+    "auc": (keras.metrics.AUC, False),
+    "precision": (keras.metrics.Precision, False),
+    "recall": (keras.metrics.Recall, False),
+}
+DEFAULTS = {"optimizer": "rmsprop", "loss": "sparse_categorical_crossentropy", "loop": "fit"}
+TRAINING_MODELS = ("mlp", "mlp_wide", "cnn28", "cnn32", "lstm", "transformer")
+CHECK_EPOCHS = 2  # after the first: the loss of the last must be below the first's
+
+
+def _training_sweeps() -> dict[str, list[dict[str, Any]]]:
+    """Batch sweeps per model, then configurations at a fixed model and batch, then the custom loop."""
+    def configs(samples: int) -> list[dict[str, Any]]:
+        fixed = {"model": "mlp", "batch_size": 128, "samples": samples}
+        return ([{**fixed, "optimizer": o} for o in OPTIMIZERS if o != DEFAULTS["optimizer"]]
+                + [{**fixed, "loss": loss} for loss in LOSSES if loss != DEFAULTS["loss"]]
+                + [{**fixed, "loss": "categorical_crossentropy", "metric": m} for m in METRICS
+                   if not METRICS[m][1] and m != "categorical_accuracy"]  # the two accuracies are covered above
+                + [{**fixed, "loop": "custom"}])
+
+    def quick_configs() -> list[dict[str, Any]]:  # optimizers and the custom loop only
+        return [c for c in configs(512) if set(c) & {"optimizer", "loop"}]
+
+    return sweep(
+        smoke=grid(model=list(TRAINING_MODELS), batch_size=[8], samples=[16])
+        + [{"model": "mlp", "batch_size": 8, "samples": 16, **c} for c in
+           ({"optimizer": "adam"}, {"loss": "cosine_similarity", "metric": "auc"}, {"loop": "custom"})],
+        quick=grid(model=["mlp", "cnn28", "lstm", "transformer"], batch_size=[32, 128, 512], samples=[512])
+        + quick_configs(),
+        standard=grid(model=list(TRAINING_MODELS), batch_size=[16, 32, 64, 128, 256, 512, 1024], samples=[8192])
+        + configs(8192),
+        full=grid(model=list(TRAINING_MODELS), batch_size=[16, 64, 256, 1024, 2048, 4096, 8192], samples=[65536])
+        + configs(65536),
+    )
+
+
+class _ModelWorkload(KerasWorkload):
+    """A layer-family model on its synthetic data, placed on the device. Graph and XLA modes only:
+    run_eagerly is Keras's debugging switch (the chapter's fit, section 3-6-5, measures it)."""
+
+    family = "training"
+    modes = ("graph", "xla")
+    isolate_on_accelerators = True
+    profile_modes: ClassVar = {"smoke": ("graph",), "quick": ("graph",)}
+
+    def mode_note(self) -> str:
+        return "run_eagerly is Keras's debugging mode; the chapter's fit workload (3-6-5) times it"
+
+    def items(self):
+        return float(self.params["samples"])
+
+    def build(self, mode: str, loss: str = "sparse_categorical_crossentropy", metric: str = "",
+              optimizer: str = "rmsprop") -> None:
+        """Seeded model, data on the device (one-hot targets where the loss or metric wants them)."""
+        self.seed_everything()
+        spec = MODELS[self.params["model"]]
+        self.host_x, self.host_labels = synthetic_data(self.params["model"], self.params["samples"])
+        sparse = LOSSES[loss][1]
+        targets = self.host_labels if sparse else np.eye(CLASSES, dtype=np.float32)[self.host_labels]
+        self.x = on_device(self.host_x, "int32" if spec.tokens else self.dtype)
+        self.y = on_device(targets, "int32" if sparse else self.dtype)
+        # Batched once and cached: fit(x, y) on in-memory tensors re-slices and shuffles them on the
+        # host every call, which cost more than the MLP's epoch itself on the development machine.
+        self.dataset = tf.data.Dataset.from_tensor_slices((self.x, self.y)).batch(self.batch_size).cache()
+        self.model = spec.build()
+        self.loss_fn = LOSSES[loss][0]()
+        self.optimizer = OPTIMIZERS[optimizer]()
+        metrics = [METRICS[metric][0]()] if metric else []
+        self.model.compile(optimizer=self.optimizer, loss=self.loss_fn, metrics=metrics,
+                           **keras_compile_options(mode))
+
+
+@register
+class Train(_ModelWorkload):
+    """One epoch of training: model.fit, or (loop="custom") a GradientTape step in tf.function per batch."""
+
+    name = "train"
+    section = "3-6-1,3-6-2,3-6-3,3-6-5"
+    sweeps = _training_sweeps()
+
+    def __init__(self, model: str, batch_size: int, samples: int, optimizer: str = DEFAULTS["optimizer"],
+                 loss: str = DEFAULTS["loss"], metric: str | None = None, loop: str = DEFAULTS["loop"],
+                 dtype: str = "float32"):
+        sparse = LOSSES[loss][1]
+        metric = metric or ("sparse_categorical_accuracy" if sparse else "categorical_accuracy")
+        if METRICS[metric][1] != sparse:
+            raise ValueError(f"{metric} reads {'integer' if METRICS[metric][1] else 'one-hot'} targets; {loss} "
+                             f"reads the other kind")
+        super().__init__(model=model, batch_size=batch_size, samples=samples, optimizer=optimizer, loss=loss,
+                         metric=metric, loop=loop, dtype=dtype)
+        self.batch_size, self.loop = batch_size, loop
+
+    def setup(self, device, mode):
+        self.build(mode, self.params["loss"], self.params["metric"], self.params["optimizer"])
+        if self.loop == "custom":
+            self.optimizer.build(self.model.trainable_variables)  # no variables created inside tf.function
+            self.train_step = compile_for_mode(self._train_step, mode)
+        self._figures.update(compiled_settings(self.model))
+
+    def _train_step(self, x, y):
+        """Section 3-5-4's training step, for a Keras model and optimizer."""
+        with tf.GradientTape() as tape:
+            loss = self.loss_fn(y, self.model(x, training=True))
+        gradients = tape.gradient(loss, self.model.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
+        return loss
+
+    def step(self):
+        if self.loop == "fit":
+            return self.model.fit(self.dataset, epochs=1, shuffle=False, verbose=0).history["loss"]
+        losses = [self.train_step(x, y) for x, y in self.dataset]
+        return [tf.reduce_mean(losses)]
+
+    def check(self, outputs):
+        losses = [float(to_numpy(outputs[0]))]
+        for _ in range(CHECK_EPOCHS):
+            losses.append(float(to_numpy(self.step()[0])))
+        self._figures["loss_history"] = losses
+        assert_true(bool(np.isfinite(losses).all()), f"non-finite loss {losses}")
+        assert_true(losses[-1] < losses[0], f"loss went from {losses[0]:.4f} to {losses[-1]:.4f} over "
+                    f"{CHECK_EPOCHS} more epochs: the model did not learn")
+        return f"{self.params['loss']} fell from {losses[0]:.4f} (first epoch) to {losses[-1]:.4f} ({self.loop})"
+
+
+@register
+class Inference(_ModelWorkload):
+    """model.evaluate or model.predict over the samples at a batch size (sections 3-6-6, 3-6-7)."""
+
+    name = "inference"
+    section = "3-6-6,3-6-7"
+    sweeps = sweep(
+        smoke=grid(model=list(TRAINING_MODELS), method=["evaluate", "predict"], batch_size=[8], samples=[16]),
+        quick=grid(model=["mlp"], method=["evaluate", "predict"], batch_size=[32, 128, 512], samples=[512]),
+        standard=grid(model=list(TRAINING_MODELS), method=["evaluate", "predict"],
+                      batch_size=[16, 64, 256, 1024], samples=[8192]),
+        full=grid(model=list(TRAINING_MODELS), method=["evaluate", "predict"],
+                  batch_size=[16, 256, 1024, 4096, 8192], samples=[65536]),
+    )
+
+    def __init__(self, model: str, method: str, batch_size: int, samples: int, dtype: str = "float32"):
+        super().__init__(model=model, method=method, batch_size=batch_size, samples=samples, dtype=dtype)
+        self.method, self.batch_size = method, batch_size
+
+    def setup(self, device, mode):
+        self.build(mode, metric="sparse_categorical_accuracy")
+        self._figures.update(compiled_settings(self.model))
+
+    def step(self):
+        if self.method == "evaluate":
+            return self.model.evaluate(self.dataset, verbose=0)
+        return self.model.predict(self.dataset, verbose=0)
+
+    def check(self, outputs):
+        """Batched predict agrees with one direct call of the model; evaluate's loss and accuracy agree
+        with float64 cross-entropy and argmax computed from those probabilities."""
+        direct = to_numpy(self.model(self.x, training=False)).astype(np.float64)
+        assert_close("probabilities sum to 1", direct.sum(axis=1), np.ones(len(direct)), self.dtype, CLASSES)
+        if self.method == "predict":
+            return assert_close("predict vs direct call", to_numpy(outputs), direct, self.dtype, terms=64)
+        loss, accuracy = outputs
+        picked = direct[np.arange(len(direct)), self.host_labels]
+        reference_loss = -np.mean(np.log(np.clip(picked, 1e-7, 1.0)))
+        checked = assert_close("evaluate loss", np.array(loss), np.array(reference_loss), self.dtype, terms=64)
+        reference_accuracy = np.mean(direct.argmax(axis=1) == self.host_labels)
+        assert_true(abs(accuracy - reference_accuracy) <= 1.0 / len(direct) + 1e-9,
+                    f"evaluate accuracy {accuracy:.4f}, float64 reference {reference_accuracy:.4f}")
+        return f"{checked}; accuracy {accuracy:.3f} matches"
