@@ -23,7 +23,6 @@ from tensorbench.workloads.devices import ASYNC_KINDS, Device, is_out_of_memory,
 
 from .out_of_memory import OutOfMemory
 
-
 SLOW_CALL_S = 1e-3
 
 

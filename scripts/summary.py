@@ -22,7 +22,7 @@ def case_label(row: pd.Series) -> str:
     files, without tensorbench's fields, fall back to the test's name."""
     label = str(row.get("param") or row.get("name"))
     suffix = f"-{row.get('device')}-{row.get('mode')}"
-    return label[: -len(suffix)] if label.endswith(suffix) else label
+    return label.removesuffix(suffix)
 
 
 def overview(table: pd.DataFrame) -> pd.DataFrame:

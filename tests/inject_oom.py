@@ -2,7 +2,6 @@
 raised as TensorFlow raises it."""
 
 import tensorflow as tf
-
 from tensorbench.workloads.profiles import grid, sweep
 from tensorbench.workloads.training import Train
 

@@ -7,7 +7,6 @@ import json
 import sys
 
 import pytest
-
 from tensorbench.benchmarks.harness import device_scope
 from tensorbench.benchmarks.out_of_memory import with_largest_fitted
 from tensorbench.scripts.run import merge_parts, run_isolated

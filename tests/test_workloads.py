@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from tensorbench.benchmarks.harness import device_scope
-from tensorbench.workloads.cases import Case
 from tensorbench.workloads import devices, registry
 from tensorbench.workloads.base import MODES, CheckFailed
+from tensorbench.workloads.cases import Case
 from tensorbench.workloads.profiles import SCALES
 
 from .conftest import REPO

@@ -5,8 +5,8 @@ labels come from a fixed random teacher, so that there is something to learn. No
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import keras
 import numpy as np
