@@ -57,7 +57,64 @@ def build_parser() -> Parser:
     run.add_argument("--output", metavar="DIR", help="where benchmarks.json goes (default: results/<run-id>/)")
     run.add_argument("--isolate", choices=["auto", "on", "off"], default="auto",
                      help="run each training sweep point in its own process: auto (on GPU and TPU), on, off")
+    report = commands.add_parser("report", help="summary.csv, charts, report.md and report.html of one or more runs")
+    report.add_argument("runs", nargs="+", metavar="RUN.json", help="pytest-benchmark JSON files")
+    report.add_argument("--output", metavar="DIR", help="where the report goes (default: beside the first file)")
+
+    compare = commands.add_parser("compare", help="is CANDIDATE faster or slower than BASELINE, and is it real?")
+    compare.add_argument("baseline", metavar="BASELINE.json")
+    compare.add_argument("candidate", metavar="CANDIDATE.json")
+    compare.add_argument("--fail-above", type=percent, metavar="PCT",
+                         help="exit 1 when a benchmark is slower by more than PCT percent and that is significant")
+    compare.add_argument("--csv", metavar="FILE", help="write the comparison as CSV")
+    compare.add_argument("--chart", metavar="FILE.png", help="draw the ratios with their intervals")
     return parser
+
+
+def percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"a percentage is 0 or more, not {text}")
+    return value
+
+
+def report_command(runs: list[str], output: str | None) -> int:
+    from pathlib import Path
+
+    from .report import write
+
+    target = Path(output) if output else Path(runs[0]).parent / "report"
+    path = write(runs, target)
+    print(f"tensorbench: report in {path} (with summary.csv, report.md and charts/ beside it)")
+    return 0
+
+
+def compare_command(baseline: str, candidate: str, fail_above: float | None, csv: str | None,
+                    chart_path: str | None) -> int:
+    from . import compare as comparison
+
+    table, notes = comparison.compare(baseline, candidate)
+    print(comparison.format_table(table))
+    print("\nGeometric mean of the ratios per family (above 1: the candidate is slower)")
+    for family, ratio in comparison.geometric_means(table).items():
+        print(f"  {family}: {ratio:.3f}x")
+    for note in notes:
+        print(f"note: {note}")
+    if csv:
+        table.to_csv(csv, index=False)
+    if chart_path:
+        comparison.chart(table, chart_path)
+    if fail_above is not None:
+        slower = comparison.regressions(table, fail_above)
+        for _, row in slower.iterrows():
+            print(f"tensorbench: slower by {100 * (row['ratio'] - 1):.0f}% (95% CI {row['ci_low']:.2f}-"
+                  f"{row['ci_high']:.2f}x): {row['benchmark']} {row['device_kind']} {row['mode']}", file=sys.stderr)
+        if len(slower):
+            return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             from .run import run
 
-            return run(args.profile, args.devices, args.modes, args.only, args.output, args.isolate)
+            status = run(args.profile, args.devices, args.modes, args.only, args.output, args.isolate)
+            return status
+        if args.command == "report":
+            return report_command(args.runs, args.output)
+        if args.command == "compare":
+            return compare_command(args.baseline, args.candidate, args.fail_above, args.csv, args.chart)
         raise UsageError(f"unknown command {args.command}")
     except (UsageError, ResultsError) as exc:
         print(f"tensorbench: error: {exc}", file=sys.stderr)

@@ -1,15 +1,23 @@
 """Results: pytest-benchmark JSON files into one tidy pandas table, one row per benchmark per run.
 
 Derived figures (throughput, GFLOP/s, GB/s) are computed here from the raw fields and the median
-time; they are never stored in place of the raw times.
+time; they are never stored in place of the raw times. A plain pytest-benchmark file, without
+tensorbench's extra_info, loads too: the fields it lacks are empty.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+
+# pyperf's `check` thresholds: a spread over 10% of the median, too few rounds, calls too short to time
+MAX_SPREAD = 0.10
+MIN_ROUNDS = 5
+MIN_CALL_S = 1e-6
 
 
 class ResultsError(ValueError):
@@ -23,66 +31,125 @@ def read_json(path: str | Path) -> dict:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ResultsError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ResultsError(f"{path}: is a folder, not a JSON file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ResultsError(f"{path}: cannot read: {exc}") from None
     if not text.strip():
         raise ResultsError(f"{path}: empty file")
     try:
         document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ResultsError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ResultsError(f"{path}: not JSON ({getattr(exc, 'msg', exc)})") from None
     if not isinstance(document, dict) or not isinstance(document.get("benchmarks"), list):
         raise ResultsError(f"{path}: not a pytest-benchmark JSON file (no 'benchmarks' list)")
     return document
 
 
+def _number(value: Any) -> float | None:
+    """A finite float, or None for anything else (missing, text, NaN, a bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def as_dict(value: Any) -> dict:
+    """`value` when it is a dict, else an empty one: malformed files lose fields, not the report."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _row(bench: dict, run_id: str, machine: str) -> dict:
-    stats = bench.get("stats") or {}
-    info = bench.get("extra_info") or {}
-    median = stats.get("median")
+    stats = as_dict(bench.get("stats"))
+    info = as_dict(bench.get("extra_info"))
+    params = as_dict(info.get("params"))
+    data = stats.get("data")
     row = {
         "run_id": run_id,
         "machine": machine,
-        "name": bench.get("name"),
-        "param": bench.get("param"),
-        "workload": info.get("workload", bench.get("name")),
-        "family": info.get("family"),
-        "section": info.get("section"),
-        "version": info.get("version"),
-        "device": info.get("device"),
-        "device_kind": info.get("device_kind"),
-        "device_name": info.get("device_name"),
-        "mode": info.get("mode"),
-        "dtype": info.get("dtype"),
-        "params": json.dumps(info.get("params", {}), sort_keys=True),
-        "median_s": median,
-        "iqr_s": stats.get("iqr"),
-        "mean_s": stats.get("mean"),
-        "stddev_s": stats.get("stddev"),
-        "min_s": stats.get("min"),
-        "rounds": stats.get("rounds"),
-        "items": info.get("items"),
-        "flops": info.get("flops"),
-        "bytes": info.get("bytes"),
-        "first_call_s": info.get("first_call_s"),
+        "name": _text(bench.get("name")) or "?",
+        "param": _text(bench.get("param")),
+        "workload": _text(info.get("workload")) or _text(bench.get("name")) or "?",
+        "family": _text(info.get("family")),
+        "section": _text(info.get("section")),
+        "version": _text(info.get("version")),
+        "backend": _text(info.get("backend")),
+        "device": _text(info.get("device")),
+        "device_kind": _text(info.get("device_kind")),
+        "device_name": _text(info.get("device_name")),
+        "mode": _text(info.get("mode")),
+        "dtype": _text(info.get("dtype")),
+        "params": json.dumps(params, sort_keys=True, default=str),
+        "median_s": _number(stats.get("median")),
+        "iqr_s": _number(stats.get("iqr")),
+        "mean_s": _number(stats.get("mean")),
+        "stddev_s": _number(stats.get("stddev")),
+        "min_s": _number(stats.get("min")),
+        "rounds": _number(stats.get("rounds")),
+        "items": _number(info.get("items")),
+        "flops": _number(info.get("flops")),
+        "bytes": _number(info.get("bytes")),
+        "first_call_s": _number(info.get("first_call_s")),
+        "data": [x for x in data if _number(x) is not None] if isinstance(data, list) else [],
     }
-    for key, value in (info.get("params") or {}).items():
-        row[f"param_{key}"] = value if not isinstance(value, list) else "x".join(map(str, value))
+    for key, value in params.items():
+        if key not in ("dtype",):
+            row[f"param_{key}"] = "x".join(map(str, value)) if isinstance(value, list) else value
     return row
 
 
+def run_name(path: Path, document: dict) -> str:
+    """A run's name: its folder for results/<run-id>/benchmarks.json, else the file's stem."""
+    return path.parent.name if path.name == "benchmarks.json" and path.parent.name else path.stem
+
+
 def load(paths: list[str | Path]) -> pd.DataFrame:
-    """One row per benchmark per file, with throughput (items/s), gflops and gbps derived."""
+    """One row per benchmark per file, with throughput (items/s), gflops, gbps and trust flags."""
     rows = []
-    for path in paths:
+    for path in map(Path, paths):
         document = read_json(path)
-        machine = (document.get("machine_info") or {}).get("node", "")
-        run_id = Path(path).parent.name if Path(path).name == "benchmarks.json" else Path(path).stem
-        rows.extend(_row(b, run_id, machine) for b in document["benchmarks"] if isinstance(b, dict))
+        machine = _text(as_dict(document.get("machine_info")).get("node")) or ""
+        rows.extend(_row(b, run_name(path, document), machine) for b in document["benchmarks"] if isinstance(b, dict))
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    median = pd.to_numeric(table["median_s"], errors="coerce")
-    for column, source, scale in (("throughput", "items", 1.0), ("gflops", "flops", 1e9), ("gbps", "bytes", 1e9)):
-        table[column] = pd.to_numeric(table[source], errors="coerce") / median / scale
+    median = table["median_s"].astype(float)
+    table["throughput"] = table["items"].astype(float) / median
+    table["gflops"] = table["flops"].astype(float) / median / 1e9
+    table["gbps"] = table["bytes"].astype(float) / median / 1e9
+    table["trust"] = table.apply(trust_flags, axis=1)
     return table
+
+
+def trust_flags(row: pd.Series) -> str:
+    """Why a cell is not to be trusted, as pyperf's check says it: '' when nothing is wrong."""
+    flags = []
+    median, iqr, rounds = row.get("median_s"), row.get("iqr_s"), row.get("rounds")
+    if median is not None and iqr is not None and median > 0 and iqr / median > MAX_SPREAD:
+        flags.append(f"spread {iqr / median:.0%} of median")
+    if rounds is not None and rounds < MIN_ROUNDS:
+        flags.append(f"{rounds:.0f} rounds")
+    if median is not None and median < MIN_CALL_S:
+        flags.append("under 1 us per call")
+    return "; ".join(flags)
+
+
+def version_conflicts(table: pd.DataFrame) -> list[str]:
+    """Workloads measured at different versions in these runs: their numbers must not be compared."""
+    if table.empty or table["version"].isna().all():
+        return []
+    versions = table.dropna(subset=["version"]).groupby("workload")["version"].unique()
+    return [f"{workload}: versions {', '.join(sorted(v))}" for workload, v in versions.items() if len(v) > 1]
+
+
+def out_of_memory(paths: list[str | Path]) -> list[dict]:
+    """The out-of-memory records of these runs (tensorbench.out_of_memory)."""
+    records = []
+    for path in map(Path, paths):
+        block = as_dict(read_json(path).get("tensorbench"))
+        listed = block.get("out_of_memory")
+        records.extend(r for r in listed if isinstance(r, dict)) if isinstance(listed, list) else None
+    return records

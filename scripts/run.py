@@ -162,6 +162,10 @@ def finish(json_path: Path, status: int) -> int:
             print(f"out of memory: {record['case']} (largest batch that fitted: "
                   f"{record.get('largest_batch_that_fitted')})")
     print(f"\ntensorbench: {kept} benchmarks in {json_path}")
+    if kept:
+        from .report import write
+
+        print(f"tensorbench: report in {write([json_path], json_path.parent)}")
     if status == pytest.ExitCode.INTERRUPTED:
         print("tensorbench: interrupted; the JSON keeps every benchmark that finished", file=sys.stderr)
         return 130

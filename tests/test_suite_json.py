@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -68,9 +69,12 @@ def test_raw_rounds_and_the_machine_are_kept(smoke_run):
     assert doc["tensorbench"]["profile"] == "smoke"
 
 
-def test_run_ends_with_a_short_table(smoke_run):
+def test_run_ends_with_a_short_table_and_a_report(smoke_run):
     result, doc = smoke_run
     assert "Median time per call" in result.stdout
+    out = result.args[result.args.index("--output") + 1]
+    for name in ("report.html", "report.md", "summary.csv", "charts/mode_speedup.png"):
+        assert (Path(out) / name).exists(), name
     assert "matmul-n8-float32" in result.stdout
     assert f"tensorbench: {len(doc['benchmarks'])} benchmarks in" in result.stdout
 

@@ -1,0 +1,149 @@
+"""The charts of a report, each answering one question at a glance. Each function takes the tidy
+table (results.load, with ceilings.with_ceilings) and returns a matplotlib Figure, or None when the
+runs hold nothing it can show. Every chart has a title, axes with units, a legend, and log scales
+where sizes span decades."""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pandas as pd
+
+matplotlib.use("Agg")  # files only; no screen needed
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+CASE_KEYS = ["run_id", "workload", "params", "dtype"]
+
+
+def _geomean(values) -> float:
+    values = np.asarray([v for v in values if v and np.isfinite(v) and v > 0], dtype=float)
+    return float(np.exp(np.log(values).mean())) if len(values) else float("nan")
+
+
+def _barh(ratios: pd.DataFrame, group: str, title: str, xlabel: str) -> Figure:
+    """Horizontal bars of ratios per workload (rows) and `group` (bars), log x, with a line at 1x."""
+    pivot = ratios.pivot_table(index="workload", columns=group, values="ratio", aggfunc=_geomean)
+    fig, ax = plt.subplots(figsize=(8, max(3.2, 0.45 * len(pivot) * max(1, len(pivot.columns)) + 1.8)))
+    pivot.plot.barh(ax=ax, logx=True, width=0.8)
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set(title=title, xlabel=xlabel, ylabel="workload")
+    ax.legend(title=group, fontsize="small")
+    ax.grid(axis="x", which="both", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def speedup_over_cpu(table: pd.DataFrame) -> Figure | None:
+    """How many times faster each device is than TensorFlow on the CPU, same case and mode."""
+    cpu = table[table["device_kind"] == "CPU"][[*CASE_KEYS, "mode", "median_s"]]
+    others = table[table["device_kind"].notna() & (table["device_kind"] != "CPU")]
+    if cpu.empty or others.empty:
+        return None
+    pairs = others.merge(cpu, on=[*CASE_KEYS, "mode"], suffixes=("", "_cpu"))
+    if pairs.empty:
+        return None
+    pairs = pairs.assign(ratio=pairs["median_s_cpu"] / pairs["median_s"],
+                         against=pairs["device"] + " (" + pairs["device_name"].fillna("") + ")")
+    return _barh(pairs, "against", "Speedup over the CPU\n(same workload, size and mode; geometric mean over sizes)",
+                 "times faster than TensorFlow on the CPU (log scale; > 1 is faster)")
+
+
+def mode_speedup(table: pd.DataFrame) -> Figure | None:
+    """What graph mode (tf.function) and XLA buy over eager execution, per workload and device."""
+    eager = table[table["mode"] == "eager"][[*CASE_KEYS, "device", "median_s"]]
+    compiled = table[table["mode"].isin(["graph", "xla"])]
+    pairs = compiled.merge(eager, on=[*CASE_KEYS, "device"], suffixes=("", "_eager"))
+    if pairs.empty:
+        return None
+    pairs = pairs.assign(ratio=pairs["median_s_eager"] / pairs["median_s"],
+                         against=pairs["mode"] + " on " + pairs["device"])
+    return _barh(pairs, "against", "Speedup of graph mode and XLA over eager\n(same workload, size and device; geometric mean over sizes)",
+                 "times faster than eager (log scale; > 1 is faster)")
+
+
+def throughput_vs_batch(table: pd.DataFrame) -> Figure | None:
+    """Samples per second against batch size, one panel per workload, one line per model and device."""
+    if "param_batch_size" not in table:
+        return None
+    sweeps = table[table["param_batch_size"].notna() & table["throughput"].notna()].copy()
+    sweeps["batch"] = sweeps["param_batch_size"].astype(float)
+    workloads = [w for w, g in sweeps.groupby("workload", sort=False) if g["batch"].nunique() > 1]
+    if not workloads:
+        return None
+    fig, axes = plt.subplots(len(workloads), 1, figsize=(8, 3.6 * len(workloads)), squeeze=False)
+    for ax, workload in zip(axes[:, 0], workloads):
+        rows = sweeps[sweeps["workload"] == workload]
+        other = [c for c in ("param_model", "param_impl", "param_method") if c in rows and rows[c].notna().any()]
+        rows = rows.assign(line=rows[other].astype(str).agg(" ".join, axis=1) if other else workload)
+        for (line, device, mode, dtype), g in rows.groupby(["line", "device", "mode", "dtype"], sort=False):
+            g = g.groupby("batch")["throughput"].max()
+            if len(g) > 1:
+                ax.plot(g.index, g.values, marker="o", label=f"{line} {device} {mode} {dtype}")
+        ax.set(xscale="log", yscale="log", title=f"{workload}: throughput against batch size",
+               xlabel="batch size (log scale)", ylabel="samples per second (log scale)")
+        ax.set_xscale("log", base=2)
+        ax.grid(which="both", alpha=0.3)
+        ax.legend(fontsize="x-small", ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def gflops_vs_size(table: pd.DataFrame) -> Figure | None:
+    """matmul GFLOP/s against matrix size per device, mode and dtype, with the ceilings drawn."""
+    if "param_n" not in table:
+        return None
+    matmul = table[(table["workload"] == "matmul") & table["gflops"].notna()].copy()
+    if matmul.empty:
+        return None
+    matmul["n"] = matmul["param_n"].astype(float)
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for (device, mode, dtype), g in matmul.groupby(["device", "mode", "dtype"], sort=False):
+        g = g.sort_values("n")
+        ax.plot(g["n"], g["gflops"], marker="o", label=f"{device} {mode} {dtype}")
+    for (device, dtype), g in matmul.groupby(["device", "dtype"], sort=False):
+        best = g["gflops"].max()
+        ax.axhline(best, linestyle="--", linewidth=0.8, color="grey",
+                   label=f"ceiling, best measured: {device} {dtype} {best:,.0f} GFLOP/s")
+        if "datasheet" in g and g["datasheet"].notna().any():
+            row = g[g["datasheet"].notna()].iloc[0]
+            peak = 100 * row["gflops"] / row["pct_of_datasheet"]
+            ax.axhline(peak, linestyle=":", color="red", linewidth=1,
+                       label=f"ceiling, {row['datasheet']}: {peak:,.0f} GFLOP/s")
+    ax.set(title="matmul: achieved GFLOP/s against matrix size (n x n times n x n)",
+           xlabel="n (log scale)", ylabel="GFLOP/s (log scale)", yscale="log")
+    ax.set_xscale("log", base=2)
+    ax.grid(which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def first_call_vs_steady(table: pd.DataFrame) -> Figure | None:
+    """The first call (tracing, XLA or Keras compilation) against the warm call, per benchmark."""
+    rows = table[table["first_call_s"].notna() & table["median_s"].notna()]
+    if rows.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    for mode, g in rows.groupby(rows["mode"].fillna("?"), sort=False):
+        ax.scatter(g["median_s"], g["first_call_s"], s=14, alpha=0.7, label=f"{mode} ({len(g)} benchmarks)")
+    low = min(rows["median_s"].min(), rows["first_call_s"].min())
+    high = max(rows["median_s"].max(), rows["first_call_s"].max())
+    for factor, style in ((1, "-"), (10, "--"), (100, ":")):
+        ax.plot([low, high], [low * factor, high * factor], style, color="grey", linewidth=0.8,
+                label=f"first call = {factor}x the warm call")
+    ax.set(xscale="log", yscale="log", title="First call (tracing, compilation) against the steady state",
+           xlabel="warm call, median (s, log scale)", ylabel="first call (s, log scale)")
+    ax.grid(which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+CHARTS = {
+    "speedup_over_cpu": speedup_over_cpu,
+    "mode_speedup": mode_speedup,
+    "throughput_vs_batch": throughput_vs_batch,
+    "gflops_vs_size": gflops_vs_size,
+    "first_call_vs_steady": first_call_vs_steady,
+}

@@ -1,0 +1,173 @@
+"""`tensorbench report RUN.json ... [--output DIR]`: one tidy table (summary.csv), PNG charts, and a
+report.md and a self-contained report.html (charts embedded, nothing fetched) that show them, with
+the cells not to be trusted flagged. Reports never re-measure: they read the JSON only."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from . import charts, results
+from .ceilings import with_ceilings
+from .summary import case_label, human_time
+
+SUMMARY_COLUMNS = [
+    "name", "workload", "device_kind", "mode", "median_s", "throughput", "gflops",
+    "run_id", "machine", "family", "section", "device", "device_name", "dtype", "params", "iqr_s", "mean_s",
+    "stddev_s", "rounds", "items", "flops", "bytes", "gbps", "first_call_s", "pct_of_measured", "datasheet",
+    "pct_of_datasheet", "trust",
+]
+
+
+def _tf32_by_run(paths: list[Path]) -> dict[str, bool]:
+    """Whether TF32 was on in each run (it sets which datasheet peak float32 matmul is held to)."""
+    flags = {}
+    for path in paths:
+        document = results.read_json(path)
+        info = results.as_dict(results.as_dict(document.get("machine_info")).get("tensorbench"))
+        flags[results.run_name(path, document)] = bool(info.get("tf32_enabled"))
+    return flags
+
+
+def _machines(paths: list[Path]) -> list[str]:
+    """One line per run: where and with what it ran."""
+    lines = []
+    for path in paths:
+        document = results.read_json(path)
+        machine = results.as_dict(document.get("machine_info"))
+        tb = results.as_dict(machine.get("tensorbench"))
+        listed = tb.get("devices") if isinstance(tb.get("devices"), list) else []
+        devices = ", ".join(f"{d.get('id')} ({d.get('name')})" for d in listed if isinstance(d, dict))
+        tf = results.as_dict(tb.get("tensorflow")).get("version", "?")
+        lines.append(f"{results.run_name(path, document)}: host {machine.get('node', '?')}, "
+                     f"{tb.get('cpu_model', machine.get('processor', '?'))}, devices {devices or '?'}, "
+                     f"TensorFlow {tf}, {document.get('datetime', '')}")
+    return lines
+
+
+def build(paths: list[str | Path]) -> tuple[pd.DataFrame, dict, list[str]]:
+    """The table (with ceilings), the charts by name, and notes for the reader."""
+    paths = [Path(p) for p in paths]
+    table = results.load(paths)
+    notes = []
+    if table.empty:
+        notes.append("These files hold no finished benchmark.")
+        return table, {}, notes
+    table = with_ceilings(table, _tf32_by_run(paths))
+    if table["family"].isna().all():
+        notes.append("These are plain pytest-benchmark files without tensorbench's fields: only times are shown.")
+    for conflict in results.version_conflicts(table):
+        notes.append(f"Not comparable across these runs ({conflict}): the workload changed between them.")
+    for record in results.out_of_memory(paths):
+        notes.append(f"Out of memory: {record.get('case')} (largest batch that fitted: "
+                     f"{record.get('largest_batch_that_fitted')}).")
+    figures = {name: make(table) for name, make in charts.CHARTS.items()}
+    return table, {name: fig for name, fig in figures.items() if fig is not None}, notes
+
+
+def _display_table(table: pd.DataFrame) -> pd.DataFrame:
+    """What a person reads: the case, where and how it ran, and the figures, with units in the headers."""
+    shown = pd.DataFrame({
+        "run": table["run_id"],
+        "benchmark": table.apply(case_label, axis=1),
+        "device": table["device"].fillna("").astype(str) + " " + table["device_name"].fillna("").astype(str),
+        "mode": table["mode"],
+        "median": table["median_s"].map(human_time),
+        "spread (IQR)": (table["iqr_s"] / table["median_s"]).map(lambda v: f"{v:.1%}" if pd.notna(v) else "-"),
+        "rounds": table["rounds"].map(lambda v: f"{v:.0f}" if pd.notna(v) else "-"),
+        "items/s": table["throughput"].map(lambda v: f"{v:,.0f}" if pd.notna(v) else ""),
+        "GFLOP/s": table["gflops"].map(lambda v: f"{v:,.1f}" if pd.notna(v) else ""),
+        "% of best matmul": table["pct_of_measured"].map(lambda v: f"{v:.0f}%" if pd.notna(v) else ""),
+        "% of datasheet": table["pct_of_datasheet"].map(lambda v: f"{v:.0f}%" if pd.notna(v) else ""),
+        "first call": table["first_call_s"].map(human_time),
+        "not to be trusted": table["trust"],
+    })
+    if table["run_id"].nunique() == 1:
+        shown = shown.drop(columns="run")
+    return shown
+
+
+def write(paths: list[str | Path], output: str | Path) -> Path:
+    """Write summary.csv, charts/*.png, report.md and report.html into `output`; return report.html."""
+    output = Path(output)
+    (output / "charts").mkdir(parents=True, exist_ok=True)
+    table, figures, notes = build(paths)
+    columns = [c for c in SUMMARY_COLUMNS if c in table]
+    table[columns].to_csv(output / "summary.csv", index=False)
+    images = {}
+    for name, fig in figures.items():
+        path = output / "charts" / f"{name}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        images[name] = path
+    shown = _display_table(table) if not table.empty else pd.DataFrame()
+    machines = _machines([Path(p) for p in paths])
+    (output / "report.md").write_text(_markdown(machines, notes, images, shown, output), encoding="utf-8")
+    (output / "report.html").write_text(_html(machines, notes, images, shown), encoding="utf-8")
+    return output / "report.html"
+
+
+HOW_TO_READ = (
+    "Times are medians of the warm calls (pytest-benchmark rounds); the first call, with tracing or "
+    "compilation, is apart. Speedups are ratios of medians for the same workload, size and mode. "
+    "'% of best matmul' is against the best matmul GFLOP/s this run measured on that device and dtype; "
+    "'% of datasheet' against the vendor's peak. A cell is flagged as not to be trusted when its spread "
+    "(IQR) is over 10% of its median, it has fewer than 5 rounds, or a call takes under a microsecond."
+)
+
+
+def _markdown(machines, notes, images, shown: pd.DataFrame, output: Path) -> str:
+    parts = ["# tensorbench report", "", *[f"- {m}" for m in machines], "", HOW_TO_READ, ""]
+    parts += [f"> {note}" for note in notes]
+    for name, path in images.items():
+        parts += ["", f"![{name}]({path.relative_to(output).as_posix()})"]
+    if not shown.empty:
+        parts += ["", "## Every benchmark", "", shown.to_markdown(index=False)]
+    return "\n".join(parts) + "\n"
+
+
+def _html(machines, notes, images, shown: pd.DataFrame) -> str:
+    """One file: the PNGs inline as data: URIs, the table styled, no script or style fetched."""
+    figures = "\n".join(
+        f'<figure><img alt="{name}" src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}">'
+        f"</figure>" for name, path in images.items())
+    table = ""
+    if not shown.empty:
+        header = "".join(f"<th>{html.escape(c)}</th>" for c in shown.columns)
+        rows = []
+        for _, row in shown.iterrows():
+            cells = "".join(f"<td>{html.escape(str(v))}</td>" for v in row)
+            rows.append(f'<tr class="flagged">{cells}</tr>' if row["not to be trusted"] else f"<tr>{cells}</tr>")
+        table = f'<h2>Every benchmark</h2><table class="results"><tr>{header}</tr>{"".join(rows)}</table>'
+    note_items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    machine_items = "".join(f"<li>{html.escape(m)}</li>" for m in machines)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>tensorbench report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; max-width: 1200px; }}
+figure {{ margin: 1em 0; }} img {{ max-width: 100%; border: 1px solid #ddd; }}
+table.results {{ border-collapse: collapse; font-size: 0.85em; }}
+table.results th, table.results td {{ padding: 2px 8px; border-bottom: 1px solid #eee; text-align: right; }}
+tr.flagged td {{ background: #fff4e5; }} .notes li {{ color: #8a4b00; }}
+</style></head>
+<body>
+<h1>tensorbench report</h1>
+<ul>{machine_items}</ul>
+<p>{html.escape(HOW_TO_READ)}</p>
+<ul class="notes">{note_items}</ul>
+{figures}
+{table}
+<script>
+// For headless checks: how many charts decoded, and how many did not.
+window.addEventListener("load", () => {{
+  const images = Array.from(document.images);
+  document.body.dataset.chartsLoaded = images.filter(i => i.complete && i.naturalWidth > 0).length;
+  document.body.dataset.chartsBroken = images.filter(i => !(i.complete && i.naturalWidth > 0)).length;
+}});
+</script>
+</body></html>
+"""
