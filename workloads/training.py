@@ -52,6 +52,14 @@ METRICS = {
 DEFAULTS = {"optimizer": "rmsprop", "loss": "sparse_categorical_crossentropy", "loop": "fit"}
 TRAINING_MODELS = ("mlp", "mlp_wide", "cnn28", "cnn32", "lstm", "transformer")
 CHECK_EPOCHS = 2  # after the first: the loss of the last must be below the first's
+# (batch sizes, samples per epoch) per profile: training and inference sweep the same batch sizes
+SWEEP = {
+    "smoke": ([8], 16),
+    "quick": ([32, 128, 512], 512),
+    "standard": ([16, 32, 64, 128, 256, 512, 1024], 8192),
+    "full": ([16, 64, 256, 1024, 2048, 4096, 8192], 65536),
+}
+QUICK_MODELS = ["mlp", "cnn28", "lstm", "transformer"]
 
 
 def _training_sweeps() -> dict[str, list[dict[str, Any]]]:
@@ -65,18 +73,18 @@ def _training_sweeps() -> dict[str, list[dict[str, Any]]]:
                 + [{**fixed, "loop": "custom"}])
 
     def quick_configs() -> list[dict[str, Any]]:  # optimizers and the custom loop only
-        return [c for c in configs(512) if set(c) & {"optimizer", "loop"}]
+        return [c for c in configs(SWEEP["quick"][1]) if set(c) & {"optimizer", "loop"}]
 
     return sweep(
-        smoke=grid(model=list(TRAINING_MODELS), batch_size=[8], samples=[16])
+        smoke=grid(model=list(TRAINING_MODELS), batch_size=SWEEP["smoke"][0], samples=[SWEEP["smoke"][1]])
         + [{"model": "mlp", "batch_size": 8, "samples": 16, **c} for c in
            ({"optimizer": "adam"}, {"loss": "cosine_similarity", "metric": "auc"}, {"loop": "custom"})],
-        quick=grid(model=["mlp", "cnn28", "lstm", "transformer"], batch_size=[32, 128, 512], samples=[512])
+        quick=grid(model=QUICK_MODELS, batch_size=SWEEP["quick"][0], samples=[SWEEP["quick"][1]])
         + quick_configs(),
-        standard=grid(model=list(TRAINING_MODELS), batch_size=[16, 32, 64, 128, 256, 512, 1024], samples=[8192])
-        + configs(8192),
-        full=grid(model=list(TRAINING_MODELS), batch_size=[16, 64, 256, 1024, 2048, 4096, 8192], samples=[65536])
-        + configs(65536),
+        standard=grid(model=list(TRAINING_MODELS), batch_size=SWEEP["standard"][0], samples=[SWEEP["standard"][1]])
+        + configs(SWEEP["standard"][1]),
+        full=grid(model=list(TRAINING_MODELS), batch_size=SWEEP["full"][0], samples=[SWEEP["full"][1]])
+        + configs(SWEEP["full"][1]),
     )
 
 
@@ -174,14 +182,11 @@ class Inference(_ModelWorkload):
 
     name = "inference"
     section = "3-6-6,3-6-7"
-    sweeps = sweep(
-        smoke=grid(model=list(TRAINING_MODELS), method=["evaluate", "predict"], batch_size=[8], samples=[16]),
-        quick=grid(model=["mlp"], method=["evaluate", "predict"], batch_size=[32, 128, 512], samples=[512]),
-        standard=grid(model=list(TRAINING_MODELS), method=["evaluate", "predict"],
-                      batch_size=[16, 64, 256, 1024], samples=[8192]),
-        full=grid(model=list(TRAINING_MODELS), method=["evaluate", "predict"],
-                  batch_size=[16, 256, 1024, 4096, 8192], samples=[65536]),
-    )
+    sweeps = sweep(**{
+        profile: grid(model=QUICK_MODELS[:1] if profile == "quick" else list(TRAINING_MODELS),
+                      method=["evaluate", "predict"], batch_size=batches, samples=[samples])
+        for profile, (batches, samples) in SWEEP.items()
+    })  # quick: the MLP only, to keep the quick profile within its 2 minutes
 
     def __init__(self, model: str, method: str, batch_size: int, samples: int, dtype: str = "float32"):
         super().__init__(model=model, method=method, batch_size=batch_size, samples=samples, dtype=dtype)
