@@ -175,7 +175,7 @@ def pytest_collection_modifyitems(config, items):
         if "case_id" not in getattr(item, "fixturenames", ()):
             return False
         case_id = getattr(getattr(item, "callspec", None), "params", {}).get("case_id")
-        return case_id is None or case_id in excluded
+        return case_id not in config.stash[CASES] or case_id in excluded  # absent: an empty parameter set
 
     dropped = [item for item in items if left_out(item)]
     if dropped:

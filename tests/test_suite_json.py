@@ -93,9 +93,10 @@ def test_plain_pytest_works_on_its_own(tmp_path):
     out = tmp_path / "out.json"
     result = run_command(
         sys.executable, "-m", "pytest", str(REPO / "benchmarks"), "-q", "-p", "no:cacheprovider",
-        "--tensorbench-profile=smoke", "--tensorbench-only=matmul", f"--benchmark-json={out}",
+        "-rs", "--tensorbench-profile=smoke", "--tensorbench-only=matmul", f"--benchmark-json={out}",
     )
     assert result.returncode == 0, result.stdout[-3000:]
+    assert "empty parameter set" not in result.stdout  # families --only leaves out are deselected
     doc = json.loads(out.read_text())
     names = {b["param"] for b in doc["benchmarks"]}
     assert "matmul-n8-float32-cpu-graph" in names and "matmul-n8-float32-numpy-eager" in names

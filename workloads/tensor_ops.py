@@ -98,3 +98,54 @@ class MatMul(FunctionWorkload):
 
     def bytes(self):
         return 3.0 * self.n * self.n * np.dtype(self.dtype).itemsize
+
+
+@register
+class Conv2D(FunctionWorkload):
+    """A 3x3 'same' convolution of a batch of images (NHWC), the Conv2D layer's operation (section
+    3-6-1: Conv2D for images)."""
+
+    name = "conv2d"
+    family = "tensor_ops"
+    section = "3-6-1"
+    sweeps = sweep(
+        smoke=grid(batch=[2], size=[8], channels=[4]),
+        quick=grid(batch=[32], size=[32], channels=[32]),
+        standard=grid(batch=[32], size=[32, 64], channels=[32, 128]),
+        full=grid(batch=[64, 256], size=[64, 128], channels=[64, 256]),
+    )
+
+    def __init__(self, batch: int, size: int, channels: int, dtype: str = "float32"):
+        super().__init__(batch=batch, size=size, channels=channels, dtype=dtype)
+        self.batch, self.size, self.channels = batch, size, channels
+
+    def make_inputs(self, rng):
+        images = rng.standard_normal((self.batch, self.size, self.size, self.channels))
+        kernel = rng.standard_normal((3, 3, self.channels, self.channels)) / np.sqrt(9 * self.channels)
+        return images, kernel
+
+    def compute_tf(self, images, kernel):
+        return tf.nn.conv2d(images, kernel, strides=1, padding="SAME")
+
+    def reference(self, images, kernel):
+        """Sum over the 3x3 window of shifted images times the kernel's taps, in float64."""
+        padded = np.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)))
+        out = np.zeros(images.shape[:3] + (kernel.shape[3],))
+        for dy in range(3):
+            for dx in range(3):
+                window = padded[:, dy:dy + self.size, dx:dx + self.size, :]
+                out += np.einsum("bhwc,cd->bhwd", window, kernel[dy, dx])
+        return out
+
+    def terms(self):
+        return 9 * self.channels
+
+    def flops(self):
+        return 2.0 * self.batch * self.size * self.size * 9 * self.channels * self.channels
+
+    def bytes(self):
+        itemsize = np.dtype(self.dtype).itemsize
+        return float(itemsize * (2 * self.batch * self.size * self.size * self.channels + 9 * self.channels**2))
+
+    def items(self):
+        return float(self.batch)
