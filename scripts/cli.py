@@ -68,6 +68,9 @@ def build_parser() -> Parser:
                          help="exit 1 when a benchmark is slower by more than PCT percent and that is significant")
     compare.add_argument("--csv", metavar="FILE", help="write the comparison as CSV")
     compare.add_argument("--chart", metavar="FILE.png", help="draw the ratios with their intervals")
+    doctor = commands.add_parser("doctor", help="is this machine set up right, and as fast as it should be?")
+    doctor.add_argument("--require-gpu", action="store_true", help="fail when no GPU is usable")
+    doctor.add_argument("--json", metavar="FILE", help="write every check and figure as JSON")
     return parser
 
 
@@ -128,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
             return status
         if args.command == "report":
             return report_command(args.runs, args.output)
+        if args.command == "doctor":
+            from .doctor import doctor
+
+            return doctor(args.require_gpu, args.json)
         if args.command == "compare":
             return compare_command(args.baseline, args.candidate, args.fail_above, args.csv, args.chart)
         raise UsageError(f"unknown command {args.command}")

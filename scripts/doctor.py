@@ -1,0 +1,233 @@
+"""`tensorbench doctor [--require-gpu] [--json FILE]`: is this machine set up right, and is it as fast
+as it should be? Each line is a check with its verdict and its reason; the machine's verdict is the
+worst of them: pass, warn or fail.
+
+Correctness reuses the catalogue's workloads and their float64 checks (matmul, conv2d, a weight
+gradient, the chapter's training step). Speed is a quick best-of-N with the device synchronised, not a
+benchmark: `tensorbench run` measures; doctor only says whether the numbers are in the right range.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+STATUSES = ("pass", "info", "warn", "fail")  # in increasing severity; info never changes the verdict
+MATMUL_N = {"CPU": 1024, "GPU": 8192, "TPU": 8192}  # sizes that saturate each kind (CPU: measured here)
+COPY_BYTES = {"CPU": 256 * 2**20, "GPU": 1024 * 2**20, "TPU": 1024 * 2**20}
+WELL_BELOW_DATASHEET = 0.5
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    reason: str
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def line(self) -> str:
+        return f"{self.status.upper():5} {self.name}: {self.reason}"
+
+
+def verdict(checks: list[Check]) -> str:
+    worst = max((STATUSES.index(c.status) for c in checks), default=0)
+    return {0: "pass", 1: "pass", 2: "warn", 3: "fail"}[worst]
+
+
+def best_time(call, device, repeats: int = 5) -> float:
+    """Fastest of `repeats` synchronised calls, after one untimed warm call."""
+    from tensorbench.workloads.devices import sync
+
+    call()
+    sync(device)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        sync(device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def environment_checks(require_gpu: bool) -> list[Check]:
+    import keras
+    import tensorflow as tf
+
+    from tensorbench.workloads import devices
+    from tensorbench.workloads.environment import environment
+
+    env = environment()
+    build = env["tensorflow"]["build_info"]
+    checks = [
+        Check("versions", "info", f"Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras "
+              f"{keras.__version__} ({keras.backend.backend()} backend), NumPy {np.__version__}"),
+        Check("build", "info", f"TensorFlow built with CUDA: {build.get('is_cuda_build', False)}"
+              + (f" (CUDA {build.get('cuda_version')}, cuDNN {build.get('cudnn_version')})"
+                 if build.get("is_cuda_build") else "")),
+        Check("settings", "info", f"oneDNN {'on' if env['onednn_enabled'] else 'off'}, TF32 "
+              f"{'on' if env['tf32_enabled'] else 'off'}, threads inter/intra {env['threads']['inter_op']}/"
+              f"{env['threads']['intra_op']} (0: TensorFlow picks), {env['cpu_cores_usable']} usable cores, "
+              f"Keras precision policy {env['keras']['mixed_precision_policy']}"),
+    ]
+    smi = devices.nvidia_smi_gpus()
+    if smi:
+        checks.append(Check("driver", "info", ", ".join(f"{g['name']} ({g['memory_bytes'] / 2**30:.0f} GiB)"
+                                                        for g in smi) + f", driver {smi[0]['driver']}"))
+    for gpu in tf.config.list_physical_devices("GPU"):  # not yet run on a GPU
+        growth = tf.config.experimental.get_memory_growth(gpu)
+        checks.append(Check(f"memory growth {gpu.name}", "info", "on" if growth else "off (TensorFlow reserves "
+                            "most of the GPU's memory at start)"))
+    present = devices.discover()
+    listed = ", ".join(f"{d.id} ({d.name})" for d in present)
+    checks.append(Check("devices", "pass", f"TensorFlow can use {listed}",
+                        {"devices": [d.as_dict() for d in present]}))
+    for kind, reason in devices.missing().items():
+        driver_sees_it = kind == "gpu" and bool(smi)
+        hinted_tpu = kind == "tpu" and "hinted" in reason
+        if driver_sees_it or hinted_tpu:
+            checks.append(Check(f"{kind} not usable", "fail", reason))
+        elif kind == "gpu" and require_gpu:
+            checks.append(Check("gpu required", "fail", f"--require-gpu, but {reason}"))
+        else:
+            checks.append(Check(f"no {kind}", "info", reason))
+    return checks
+
+
+def correctness_checks(device) -> list[Check]:
+    """Each workload's own float64 check, on this device, in graph mode."""
+    from tensorbench.benchmarks.harness import device_scope
+    from tensorbench.workloads.base import CheckFailed
+    from tensorbench.workloads.gradients import WeightGradient
+    from tensorbench.workloads.linear_classifier import LinearClassifier
+    from tensorbench.workloads.tensor_ops import Conv2D, MatMul
+
+    checks = []
+    for label, workload in (("matmul", MatMul(n=256)), ("convolution", Conv2D(batch=4, size=16, channels=16)),
+                            ("gradient", WeightGradient(n=128, batch=64)), ("training step", LinearClassifier())):
+        try:
+            with device_scope(device):
+                workload.setup(device, "graph")
+                checks.append(Check(f"{label} correct on {device.id}", "pass", workload.check(workload.step())))
+        except CheckFailed as exc:
+            checks.append(Check(f"{label} correct on {device.id}", "fail", str(exc)))
+        finally:
+            workload.teardown()
+    return checks
+
+
+def _matmul_gflops(device, n: int, dtype: str) -> float:
+    from tensorbench.benchmarks.harness import device_scope
+    from tensorbench.workloads.tensor_ops import MatMul
+
+    workload = MatMul(n=n, dtype=dtype)
+    with device_scope(device):
+        workload.setup(device, "graph")
+        seconds = best_time(workload.step, device)
+    flops = workload.flops()
+    workload.teardown()
+    return flops / seconds / 1e9
+
+
+def speed_checks(device, tf32: bool) -> list[Check]:
+    import tensorflow as tf
+
+    from tensorbench.benchmarks.harness import device_scope
+
+    from .ceilings import datasheet_peak
+
+    checks = []
+    n = MATMUL_N[device.kind]
+    dtypes = ["float32"] + (["bfloat16", "float16"] if device.kind in ("GPU", "TPU") else [])
+    for dtype in dtypes:
+        gflops = _matmul_gflops(device, n, dtype)
+        peak = datasheet_peak(device.name, dtype, tf32)
+        figures = {"device": device.id, "dtype": dtype, "n": n, "gflops": gflops}
+        if peak:
+            share = gflops / peak[1]
+            figures.update(datasheet=peak[0], datasheet_gflops=peak[1], pct_of_datasheet=100 * share)
+            status = "warn" if share < WELL_BELOW_DATASHEET else "pass"
+            reason = f"{gflops:,.0f} GFLOP/s at n={n}, {100 * share:.0f}% of the {peak[0]} peak"
+            if status == "warn":
+                reason += f" (under {WELL_BELOW_DATASHEET:.0%}: clocks, power, thermals or a busy device?)"
+        else:
+            status, reason = "info", f"{gflops:,.0f} GFLOP/s at n={n} (no datasheet peak known for {device.name})"
+        checks.append(Check(f"matmul {dtype} on {device.id}", status, reason, figures))
+
+    size = COPY_BYTES[device.kind]
+    with device_scope(device):
+        x = tf.identity(tf.ones((size // 4,), tf.float32))
+        seconds = best_time(lambda: tf.multiply(x, 1.0), device)
+        del x
+    bandwidth = 2 * size / seconds / 1e9  # read once, written once
+    checks.append(Check(f"memory bandwidth on {device.id}", "info",
+                        f"{bandwidth:,.1f} GB/s from x * 1 over {size / 2**20:.0f} MiB (read and write)",
+                        {"device": device.id, "gbps": bandwidth, "bytes": size}))
+    if device.kind in ("GPU", "TPU"):  # not yet run on a GPU or TPU
+        host = np.ones((size // 4,), np.float32)
+        with device_scope(device):
+            h2d = best_time(lambda: tf.identity(tf.convert_to_tensor(host)), device)
+            on_device = tf.identity(tf.convert_to_tensor(host))
+            d2h = best_time(lambda: on_device.numpy(), device)
+        checks.append(Check(f"transfers {device.id}", "info", f"host to device {size / h2d / 1e9:,.1f} GB/s, device "
+                            f"to host {size / d2h / 1e9:,.1f} GB/s", {"h2d_gbps": size / h2d / 1e9,
+                                                                       "d2h_gbps": size / d2h / 1e9}))
+    return checks
+
+
+def training_speedup(cpu, accelerator) -> Check:
+    """The chapter MLP's custom training loop, one epoch of 512 samples, on the CPU and an accelerator."""
+    from tensorbench.benchmarks.harness import device_scope
+    from tensorbench.workloads.training import Train
+
+    seconds = {}
+    for device in (cpu, accelerator):
+        workload = Train(model="mlp", batch_size=128, samples=512, loop="custom")
+        with device_scope(device):
+            workload.setup(device, "graph")
+            seconds[device.id] = best_time(workload.step, device, repeats=3)
+        workload.teardown()
+    ratio = seconds[cpu.id] / seconds[accelerator.id]
+    return Check(f"training speedup {accelerator.id} over cpu", "pass" if ratio > 1 else "warn",
+                 f"{ratio:.1f}x on one MLP epoch (512 samples, batch 128): {seconds[cpu.id] * 1e3:.1f} ms "
+                 f"against {seconds[accelerator.id] * 1e3:.1f} ms", {"ratio": ratio, "seconds": seconds})
+
+
+def diagnose(require_gpu: bool = False) -> list[Check]:
+    from tensorbench.workloads import devices
+    from tensorbench.workloads.environment import environment
+
+    checks = environment_checks(require_gpu)
+    compute = [d for d in devices.discover() if d.kind in ("CPU", "GPU", "TPU")]
+    tf32 = environment()["tf32_enabled"]
+    for device in compute:
+        checks.extend(correctness_checks(device))
+    for device in compute:
+        checks.extend(speed_checks(device, tf32))
+    cpu = next((d for d in compute if d.kind == "CPU"), None)
+    checks.extend(training_speedup(cpu, d) for d in compute if d.kind != "CPU" and cpu)
+    return checks
+
+
+def doctor(require_gpu: bool = False, json_path: str | None = None) -> int:
+    """Print every check and the verdict; exit status 0 for pass or warn, 1 for fail."""
+    from .native_log import captured_native_stderr
+    from tensorbench.workloads.environment import environment
+
+    started = time.perf_counter()
+    with captured_native_stderr() as startup:
+        checks = diagnose(require_gpu)
+    for check in checks:
+        print(check.line())
+    result = verdict(checks)
+    print(f"\nverdict: {result.upper()} ({time.perf_counter() - started:.0f} s)")
+    if json_path:
+        document = {"verdict": result, "checks": [asdict(c) for c in checks], "environment": environment(),
+                    "tensorflow_startup_log": startup.text}
+        with open(json_path, "w", encoding="utf-8") as fh:
+            json.dump(document, fh, indent=2, default=str)
+    return 1 if result == "fail" else 0
