@@ -79,7 +79,7 @@ class Fit(_LinearModelWorkload):
     section = "3-6-3,3-6-5"
     sweeps = sweep(
         smoke=grid(batch_size=[128]),
-        quick=grid(batch_size=[128, 512]),
+        quick=grid(batch_size=[128]),
         standard=grid(batch_size=[16, 32, 128, 512, 2000]),
     )
 
@@ -152,7 +152,7 @@ class FitValidation(_LinearModelWorkload):
 class _TrainedLinearModel(_LinearModelWorkload):
     """Setup trains listing 3.24's model (untimed), so evaluate and predict see a useful model."""
 
-    TRAINING_EPOCHS = 5
+    TRAINING_EPOCHS = 2
 
     def setup(self, device, mode):
         self.seed_everything()
