@@ -57,7 +57,6 @@ def best_time(call, device, repeats: int = 5) -> float:
 def environment_checks(require_gpu: bool) -> list[Check]:
     import keras
     import tensorflow as tf
-
     from tensorbench.workloads import devices
     from tensorbench.workloads.environment import environment
 
@@ -135,7 +134,6 @@ def _matmul_gflops(device, n: int, dtype: str) -> float:
 
 def speed_checks(device, tf32: bool) -> list[Check]:
     import tensorflow as tf
-
     from tensorbench.benchmarks.harness import device_scope
 
     from .ceilings import datasheet_peak
@@ -215,8 +213,9 @@ def diagnose(require_gpu: bool = False) -> list[Check]:
 
 def doctor(require_gpu: bool = False, json_path: str | None = None) -> int:
     """Print every check and the verdict; exit status 0 for pass or warn, 1 for fail."""
-    from .native_log import captured_native_stderr
     from tensorbench.workloads.environment import environment
+
+    from .native_log import captured_native_stderr
 
     started = time.perf_counter()
     with captured_native_stderr() as startup:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from tensorbench.scripts import doctor
 from tensorbench.workloads import devices
 
@@ -49,7 +48,6 @@ def test_require_gpu_fails_with_a_clear_line():
 
 def test_a_wrong_result_fails_the_machine(cpu, monkeypatch):
     import tensorflow as tf
-
     from tensorbench.workloads.tensor_ops import MatMul
 
     monkeypatch.setattr(MatMul, "compute_tf", lambda self, a, b: tf.matmul(a, b, transpose_a=True))
