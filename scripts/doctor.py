@@ -160,7 +160,6 @@ def speed_checks(device, tf32: bool) -> list[Check]:
     with device_scope(device):
         x = tf.identity(tf.ones((size // 4,), tf.float32))
         seconds = best_time(lambda: tf.multiply(x, 1.0), device)
-        del x
     bandwidth = 2 * size / seconds / 1e9  # read once, written once
     checks.append(Check(f"memory bandwidth on {device.id}", "info",
                         f"{bandwidth:,.1f} GB/s from x * 1 over {size / 2**20:.0f} MiB (read and write)",
