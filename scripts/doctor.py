@@ -39,11 +39,13 @@ def verdict(checks: list[Check]) -> str:
     return {0: "pass", 1: "pass", 2: "warn", 3: "fail"}[worst]
 
 
-def best_time(call, device, repeats: int = 5) -> float:
-    """Fastest of `repeats` synchronised calls, after one untimed warm call."""
+def best_time(call, device, repeats: int = 20, warm: int = 5) -> float:
+    """Fastest of `repeats` synchronised calls, after `warm` untimed ones (the first few calls after
+    the first were 2 to 3 times slower on the development machine: memory and thread pools settle)."""
     from tensorbench.workloads.devices import sync
 
-    call()
+    for _ in range(warm):
+        call()
     sync(device)
     best = float("inf")
     for _ in range(repeats):

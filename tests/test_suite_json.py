@@ -101,3 +101,15 @@ def test_plain_pytest_works_on_its_own(tmp_path):
     names = {b["param"] for b in doc["benchmarks"]}
     assert "matmul-n8-float32-cpu-graph" in names and "matmul-n8-float32-numpy-eager" in names
     assert all(b["options"]["min_rounds"] == 2 for b in doc["benchmarks"])  # the profile's setting
+
+
+def test_the_reference_run_compares_against_a_new_run(smoke_run, tmp_path):
+    """The shipped reference (quick profile) and this smoke run share their smallest cases."""
+    _, doc = smoke_run
+    new = tmp_path / "new.json"
+    new.write_text(json.dumps(doc))
+    reference = REPO / "results" / "reference" / "quick-cpu" / "benchmarks.json"
+    assert (reference.parent / "NOTE.md").exists()
+    result = tensorbench("compare", str(reference), str(new))
+    assert result.returncode == 0, result.stderr
+    assert "matmul-n8-float32" in result.stdout and "Geometric mean" in result.stdout
