@@ -33,7 +33,7 @@ def test_profiles_are_data_in_increasing_size():
 
 @pytest.mark.parametrize("patterns, expected", [
     (["matmul"], {"matmul"}),
-    (["tensor_ops"], {"matmul", "elementwise"}),
+    (["tensor_ops"], {"matmul", "elementwise", "conv2d"}),
     (["3-5-2"], {"matmul", "elementwise"}),
     (["3-6-3"], {"fit", "train"}),
     (["3-6-7"], {"predict", "inference"}),
