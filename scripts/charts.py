@@ -140,10 +140,38 @@ def first_call_vs_steady(table: pd.DataFrame) -> Figure | None:
     return fig
 
 
+def speed_vs_error(table: pd.DataFrame) -> Figure | None:
+    """What each precision buys in speed and costs in error: GFLOP/s against the relative error from
+    the float64 reference, one panel per device, at each workload's largest size."""
+    rows = table[table["rel_error"].notna() & table["gflops"].notna()] if "rel_error" in table else table.iloc[0:0]
+    if rows.empty or rows["dtype"].nunique() < 2:
+        return None
+    rows = rows.loc[rows.groupby(["device", "workload", "mode", "dtype"])["flops"].idxmax()]
+    devices = [d for d, g in rows.groupby("device", sort=False) if g["dtype"].nunique() > 1]
+    if not devices:
+        return None
+    fig, axes = plt.subplots(len(devices), 1, figsize=(8, 4.5 * len(devices)), squeeze=False)
+    for ax, device in zip(axes[:, 0], devices):
+        for (workload, mode), g in rows[rows["device"] == device].groupby(["workload", "mode"], sort=False):
+            g = g.sort_values("rel_error")
+            ax.plot(g["rel_error"].clip(lower=1e-17), g["gflops"], marker="o", label=f"{workload} {mode}")
+            for _, r in g.iterrows():
+                ax.annotate(r["dtype"], (max(r["rel_error"], 1e-17), r["gflops"]), fontsize="x-small",
+                            xytext=(3, 3), textcoords="offset points")
+        ax.set(xscale="log", yscale="log", title=f"Speed against error on {device}, largest size of each workload",
+               xlabel="relative error against float64 (log scale; left is more accurate)",
+               ylabel="GFLOP/s (log scale)")
+        ax.grid(which="both", alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
 CHARTS = {
     "speedup_over_cpu": speedup_over_cpu,
     "mode_speedup": mode_speedup,
     "throughput_vs_batch": throughput_vs_batch,
     "gflops_vs_size": gflops_vs_size,
     "first_call_vs_steady": first_call_vs_steady,
+    "speed_vs_error": speed_vs_error,
 }

@@ -69,6 +69,41 @@ def build(paths: list[str | Path]) -> tuple[pd.DataFrame, dict, list[str]]:
     return table, {name: fig for name, fig in figures.items() if fig is not None}, notes
 
 
+def precision_table(table: pd.DataFrame) -> pd.DataFrame:
+    """What each precision buys: per device, workload and mode at the largest size, each dtype's speed
+    against float32's and its error; and each Keras precision policy's throughput against float32's."""
+    parts = []
+    if "rel_error" in table:
+        ops = table[table["rel_error"].notna() & table["gflops"].notna()]
+        if not ops.empty and ops["dtype"].nunique() > 1:
+            ops = ops.loc[ops.groupby(["run_id", "device", "workload", "mode", "dtype"])["flops"].idxmax()]
+            base = ops[ops["dtype"] == "float32"].set_index(["run_id", "device", "workload", "mode"])["median_s"]
+            keyed = ops.set_index(["run_id", "device", "workload", "mode"])
+            parts.append(pd.DataFrame({
+                "device": ops["device"].values, "benchmark": ops.apply(case_label, axis=1).values,
+                "mode": ops["mode"].values, "precision": ops["dtype"].values,
+                "speed vs float32": (base.reindex(keyed.index).values / ops["median_s"].values),
+                "relative error": ops["rel_error"].values,
+            }))
+    if "param_policy" in table and table["param_policy"].notna().any():
+        mixed = table[table["param_policy"].notna()]
+        key = ["run_id", "device", "mode", "param_model"]
+        base = mixed[mixed["param_policy"] == "float32"].set_index(key)["median_s"]
+        keyed = mixed.set_index(key)
+        parts.append(pd.DataFrame({
+            "device": mixed["device"].values, "benchmark": mixed.apply(case_label, axis=1).values,
+            "mode": mixed["mode"].values, "precision": mixed["param_policy"].values,
+            "speed vs float32": base.reindex(keyed.index).values / mixed["median_s"].values,
+            "relative error": float("nan"),
+        }))
+    if not parts:
+        return pd.DataFrame()
+    shown = pd.concat(parts, ignore_index=True)
+    shown["speed vs float32"] = shown["speed vs float32"].map(lambda v: f"{v:.2f}x" if pd.notna(v) else "-")
+    shown["relative error"] = shown["relative error"].map(lambda v: f"{v:.1e}" if pd.notna(v) else "(training: learns)")
+    return shown
+
+
 def _display_table(table: pd.DataFrame) -> pd.DataFrame:
     """What a person reads: the case, where and how it ran, and the figures, with units in the headers."""
     shown = pd.DataFrame({
@@ -104,10 +139,13 @@ def write(paths: list[str | Path], output: str | Path) -> Path:
         fig.savefig(path, dpi=110)
         plt.close(fig)
         images[name] = path
-    shown = _display_table(table) if not table.empty else pd.DataFrame()
+    tables = {}
+    if not table.empty:
+        tables = {"What each precision buys": precision_table(table), "Every benchmark": _display_table(table)}
+    tables = {title: t for title, t in tables.items() if not t.empty}
     machines = _machines([Path(p) for p in paths])
-    (output / "report.md").write_text(_markdown(machines, notes, images, shown, output), encoding="utf-8")
-    (output / "report.html").write_text(_html(machines, notes, images, shown), encoding="utf-8")
+    (output / "report.md").write_text(_markdown(machines, notes, images, tables, output), encoding="utf-8")
+    (output / "report.html").write_text(_html(machines, notes, images, tables), encoding="utf-8")
     return output / "report.html"
 
 
@@ -120,29 +158,30 @@ HOW_TO_READ = (
 )
 
 
-def _markdown(machines, notes, images, shown: pd.DataFrame, output: Path) -> str:
+def _markdown(machines, notes, images, tables: dict[str, pd.DataFrame], output: Path) -> str:
     parts = ["# tensorbench report", "", *[f"- {m}" for m in machines], "", HOW_TO_READ, ""]
     parts += [f"> {note}" for note in notes]
     for name, path in images.items():
         parts += ["", f"![{name}]({path.relative_to(output).as_posix()})"]
-    if not shown.empty:
-        parts += ["", "## Every benchmark", "", shown.to_markdown(index=False)]
+    for title, shown in tables.items():
+        parts += ["", f"## {title}", "", shown.to_markdown(index=False)]
     return "\n".join(parts) + "\n"
 
 
-def _html(machines, notes, images, shown: pd.DataFrame) -> str:
+def _html(machines, notes, images, tables: dict[str, pd.DataFrame]) -> str:
     """One file: the PNGs inline as data: URIs, the table styled, no script or style fetched."""
     figures = "\n".join(
         f'<figure><img alt="{name}" src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}">'
         f"</figure>" for name, path in images.items())
     table = ""
-    if not shown.empty:
+    for title, shown in tables.items():
         header = "".join(f"<th>{html.escape(c)}</th>" for c in shown.columns)
         rows = []
         for _, row in shown.iterrows():
             cells = "".join(f"<td>{html.escape(str(v))}</td>" for v in row)
-            rows.append(f'<tr class="flagged">{cells}</tr>' if row["not to be trusted"] else f"<tr>{cells}</tr>")
-        table = f'<h2>Every benchmark</h2><table class="results"><tr>{header}</tr>{"".join(rows)}</table>'
+            flagged = bool(row.get("not to be trusted"))
+            rows.append(f'<tr class="flagged">{cells}</tr>' if flagged else f"<tr>{cells}</tr>")
+        table += f'<h2>{html.escape(title)}</h2><table class="results"><tr>{header}</tr>{"".join(rows)}</table>'
     note_items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
     machine_items = "".join(f"<li>{html.escape(m)}</li>" for m in machines)
     return f"""<!doctype html>

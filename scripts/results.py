@@ -93,6 +93,7 @@ def _row(bench: dict, run_id: str, machine: str) -> dict:
         "flops": _number(info.get("flops")),
         "bytes": _number(info.get("bytes")),
         "first_call_s": _number(info.get("first_call_s")),
+        "rel_error": _number(info.get("rel_error")),
         "data": [x for x in data if _number(x) is not None] if isinstance(data, list) else [],
     }
     for key, value in params.items():

@@ -48,7 +48,8 @@ def test_only_selects_by_name_family_or_section(patterns, expected):
 
 def test_tolerance_follows_precision_and_size():
     assert tolerance("float32") < tolerance("float16") < tolerance("bfloat16")
-    assert tolerance("float32", terms=1024) == pytest.approx(32 * tolerance("float32"))
+    assert tolerance("float32", terms=1024) == pytest.approx(8 * 2.0**-23 * 33)
+    assert tolerance("bfloat16", terms=1024) < 0.07  # float32 accumulation: input rounding dominates
     reference = np.linspace(1, 2, 100)
     assert "rel err" in assert_close("x", reference.astype(np.float32), reference, "float32")
     with pytest.raises(CheckFailed):

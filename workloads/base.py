@@ -17,6 +17,7 @@ import abc
 from typing import Any, ClassVar
 
 MODES = ("eager", "graph", "xla")
+ITEMSIZE = {"float64": 8, "float32": 4, "bfloat16": 2, "float16": 2, "int32": 4}
 """eager: op by op; graph: tf.function; xla: tf.function(jit_compile=True)."""
 
 
@@ -37,6 +38,9 @@ class Workload(abc.ABC):
     """Framework that runs it: "tensorflow" for tf.* workloads (Keras ones may run on others later)."""
     numpy_baseline: ClassVar[bool] = False
     """True when the workload also runs on the `numpy` pseudo-device (the chapter compares the two)."""
+    numpy_dtypes: ClassVar[tuple[str, ...]] = ("float32",)
+    """dtypes of the numpy baseline: NumPy has no bfloat16, its float16 matmul is a slow loop, and
+    float64 is what the references themselves are computed in."""
     modes: ClassVar[tuple[str, ...]] = MODES
     """Modes that mean something for this workload; the others are skipped with a reason."""
     isolate_on_accelerators: ClassVar[bool] = False
@@ -55,6 +59,11 @@ class Workload(abc.ABC):
     @property
     def dtype(self) -> str:
         return self.params.get("dtype", "float32")
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element of the dtype (bfloat16 has no plain NumPy dtype, so by name)."""
+        return ITEMSIZE[self.dtype]
 
     def flops(self) -> float | None:
         """Floating-point operations per step; None where the count means nothing."""
@@ -76,6 +85,8 @@ class Workload(abc.ABC):
                 return f"{self.name} has no NumPy baseline"
             if mode != "eager":
                 return "NumPy runs eagerly only; graph and xla are TensorFlow modes"
+            if self.dtype not in self.numpy_dtypes:
+                return f"no {self.dtype} NumPy baseline: {', '.join(self.numpy_dtypes)} only"
             return None
         if mode not in self.modes:
             return f"{self.name} has no {mode} mode: {self.mode_note()}"

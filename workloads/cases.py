@@ -40,7 +40,7 @@ def _param_id(key: str, value: Any) -> str:
 def enumerate_cases(profile: str, devices: list[Device], modes: list[str], only: list[str] | None = None,
                     family: str | None = None) -> list[Case]:
     """Every case to run, in catalogue order. The numpy baseline takes only workloads that have one, in
-    eager mode; a workload may run fewer modes in a profile (`profile_modes`). Neither is a skip: those
+    eager mode and its dtypes; a workload may run fewer modes in a profile (`profile_modes`). Neither is a skip: those
     cases are not benchmarks. A workload's own limits (unsupported()) stay in, and become skips."""
     return [
         Case(cls, params, device, mode)
@@ -49,6 +49,7 @@ def enumerate_cases(profile: str, devices: list[Device], modes: list[str], only:
         for params in cls.sweeps[profile]
         for device in devices
         for mode in modes
-        if (device.kind != "numpy" or (cls.numpy_baseline and mode == "eager"))
+        if (device.kind != "numpy" or (cls.numpy_baseline and mode == "eager"
+                                       and params.get("dtype", "float32") in cls.numpy_dtypes))
         and mode in cls.profile_modes.get(profile, MODES)
     ]

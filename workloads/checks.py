@@ -18,13 +18,19 @@ EPSILON = {
 }
 
 
-def tolerance(dtype: str, terms: int = 1) -> float:
-    """Allowed relative error for a result that sums `terms` rounded products (1 for elementwise).
+ACCUMULATES_IN = {"bfloat16": "float32", "float16": "float32"}
 
-    Rounding errors of a sum grow like sqrt(terms) for random data; 8 units of that is a loose bound
-    that a correct kernel meets and a wrong one (a transposed operand, a dropped block) does not.
+
+def tolerance(dtype: str, terms: int = 1) -> float:
+    """Allowed relative error for a result whose elements each sum `terms` rounded products.
+
+    Two parts: rounding the inputs and the output to `dtype` (a few units of its epsilon), and the
+    accumulation, whose error grows like sqrt(terms) for random data, in float32 for the half types
+    (as oneDNN, cuBLAS and XLA accumulate them). 8 units of each is a loose bound that a correct kernel
+    meets and a wrong one (a transposed operand, a dropped block) does not.
     """
-    return 8 * EPSILON[dtype] * math.sqrt(max(terms, 1))
+    accumulation = EPSILON[ACCUMULATES_IN.get(dtype, dtype)]
+    return 8 * (EPSILON[dtype] + accumulation * math.sqrt(max(terms, 1)))
 
 
 def relative_error(actual, reference) -> float:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .base import Workload
-from .checks import assert_close
+from .checks import assert_close, relative_error
 from .tf_common import compile_for_mode, on_device, to_numpy
 
 
@@ -43,6 +43,7 @@ class FunctionWorkload(Workload):
         return 1
 
     def setup(self, device, mode: str) -> None:
+        self.device_kind = device.kind
         self.host = self.make_inputs(np.random.default_rng(self.seed))
         self.fn: Callable[..., Any]
         if device.kind == "numpy":
@@ -55,6 +56,21 @@ class FunctionWorkload(Workload):
     def step(self) -> Any:
         return self.fn(*self.inputs)
 
+    tf32_applies: bool = False
+    """True for matmul and convolution, which NVIDIA tensor cores run in TF32 when it is on."""
+
+    def precision(self) -> str:
+        """The precision the result is held to: TF32's for float32 matmul or convolution on a GPU with
+        TF32 on (not yet run on a GPU), else the dtype's."""
+        if self.tf32_applies and self.dtype == "float32" and self.device_kind == "GPU":
+            import tensorflow as tf
+
+            if tf.config.experimental.tensor_float_32_execution_enabled():
+                return "tf32"
+        return self.dtype
+
     def check(self, outputs: Any) -> str:
-        reference = self.reference(*self.host)
-        return assert_close(self.name, to_numpy(outputs), reference, self.dtype, self.terms())
+        """Within the precision's tolerance of the float64 reference; rel_error is recorded."""
+        actual, reference = to_numpy(outputs), self.reference(*self.host)
+        self._figures["rel_error"] = relative_error(actual, reference)
+        return assert_close(f"{self.name} {self.precision()}", actual, reference, self.precision(), self.terms())

@@ -114,7 +114,7 @@ class WeightGradient(FunctionWorkload):
         return 4.0 * self.batch * self.n * self.n  # the forward matmul and the gradient matmul
 
     def bytes(self):
-        itemsize = np.dtype(self.dtype).itemsize
+        itemsize = self.itemsize
         return float(itemsize * (2 * self.n * self.n + 2 * self.batch * self.n + self.n))
 
     def items(self):

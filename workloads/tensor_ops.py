@@ -10,6 +10,9 @@ from .function import FunctionWorkload
 from .profiles import grid, sweep
 from .registry import register
 
+DTYPES = ["float64", "float32", "bfloat16", "float16"]
+LOW_AND_HIGH = ["float64", "bfloat16", "float16"]  # float32 is in every sweep already
+
 ELEMENTWISE = {
     # op: (TensorFlow, NumPy, float64 reference written another way, number of inputs)
     "square": (tf.square, np.square, lambda x: x * x, 1),
@@ -30,8 +33,10 @@ class Elementwise(FunctionWorkload):
     sweeps = sweep(
         smoke=grid(op=list(ELEMENTWISE), n=[8]),
         quick=grid(op=list(ELEMENTWISE), n=[8, 1024]),
-        standard=grid(op=list(ELEMENTWISE), n=[8, 64, 512, 2048, 4096]),
-        full=grid(op=list(ELEMENTWISE), n=[8, 64, 512, 2048, 8192, 16384]),
+        standard=grid(op=list(ELEMENTWISE), n=[8, 64, 512, 2048, 4096])
+        + grid(op=["multiply"], n=[2048], dtype=LOW_AND_HIGH),
+        full=grid(op=list(ELEMENTWISE), n=[8, 64, 512, 2048, 8192, 16384])
+        + grid(op=["multiply"], n=[8192], dtype=LOW_AND_HIGH),
     )
 
     def __init__(self, op: str, n: int, dtype: str = "float32"):
@@ -56,7 +61,7 @@ class Elementwise(FunctionWorkload):
         return float(self.n * self.n)
 
     def bytes(self):
-        return float((self.arity + 1) * self.n * self.n * np.dtype(self.dtype).itemsize)
+        return float((self.arity + 1) * self.n * self.n * self.itemsize)
 
 
 @register
@@ -67,16 +72,34 @@ class MatMul(FunctionWorkload):
     family = "tensor_ops"
     section = "3-5-2"
     numpy_baseline = True
+    tf32_applies = True
     sweeps = sweep(
-        smoke=grid(n=[8]),
+        smoke=grid(n=[8], dtype=DTYPES) + [{"n": 8, "tf32": False}],
         quick=grid(n=[8, 128, 1024]),
-        standard=grid(n=[8, 32, 128, 512, 1024, 2048, 4096]),
-        full=grid(n=[8, 32, 128, 512, 1024, 2048, 4096, 8192, 16384]),
+        standard=grid(n=[8, 32, 128, 512, 1024, 2048, 4096], dtype=DTYPES) + [{"n": 4096, "tf32": False}],
+        full=grid(n=[8, 32, 128, 512, 1024, 2048, 4096, 8192, 16384], dtype=DTYPES)
+        + [{"n": 8192, "tf32": False}],
     )
 
-    def __init__(self, n: int, dtype: str = "float32"):
-        super().__init__(n=n, dtype=dtype)
-        self.n = n
+    def __init__(self, n: int, dtype: str = "float32", tf32: bool | None = None):
+        super().__init__(n=n, dtype=dtype, **({} if tf32 is None else {"tf32": tf32}))
+        self.n, self.tf32 = n, tf32
+
+    def unsupported(self, device, mode):
+        if self.tf32 is not None and (device.kind != "GPU" or self.dtype != "float32"):
+            return "TF32 is a float32 mode of NVIDIA tensor cores (Ampere and newer); it has no effect here"
+        return super().unsupported(device, mode)
+
+    def setup(self, device, mode):
+        if self.tf32 is not None:  # not yet run on a GPU
+            self.tf32_before = tf.config.experimental.tensor_float_32_execution_enabled()
+            tf.config.experimental.enable_tensor_float_32_execution(self.tf32)
+        super().setup(device, mode)
+
+    def teardown(self):
+        if self.tf32 is not None and getattr(self, "tf32_before", None) is not None:
+            tf.config.experimental.enable_tensor_float_32_execution(self.tf32_before)
+        super().teardown()
 
     def make_inputs(self, rng):
         return rng.standard_normal((self.n, self.n)), rng.standard_normal((self.n, self.n))
@@ -88,7 +111,7 @@ class MatMul(FunctionWorkload):
         return np.matmul(a, b)
 
     def reference(self, a, b):
-        return np.einsum("ik,kj->ij", a, b)  # float64, and not the BLAS call the baseline times
+        return a @ b  # float64 (dgemm): the numpy baseline times float32 only
 
     def terms(self):
         return self.n
@@ -97,7 +120,7 @@ class MatMul(FunctionWorkload):
         return 2.0 * self.n**3
 
     def bytes(self):
-        return 3.0 * self.n * self.n * np.dtype(self.dtype).itemsize
+        return 3.0 * self.n * self.n * self.itemsize
 
 
 @register
@@ -108,11 +131,14 @@ class Conv2D(FunctionWorkload):
     name = "conv2d"
     family = "tensor_ops"
     section = "3-6-1"
+    tf32_applies = True
     sweeps = sweep(
         smoke=grid(batch=[2], size=[8], channels=[4]),
         quick=grid(batch=[32], size=[32], channels=[32]),
-        standard=grid(batch=[32], size=[32, 64], channels=[32, 128]),
-        full=grid(batch=[64, 256], size=[64, 128], channels=[64, 256]),
+        standard=grid(batch=[32], size=[32, 64], channels=[32, 128])
+        + grid(batch=[32], size=[64], channels=[128], dtype=LOW_AND_HIGH),
+        full=grid(batch=[64, 256], size=[64, 128], channels=[64, 256])
+        + grid(batch=[256], size=[128], channels=[256], dtype=LOW_AND_HIGH),
     )
 
     def __init__(self, batch: int, size: int, channels: int, dtype: str = "float32"):
@@ -134,7 +160,7 @@ class Conv2D(FunctionWorkload):
         for dy in range(3):
             for dx in range(3):
                 window = padded[:, dy:dy + self.size, dx:dx + self.size, :]
-                out += np.einsum("bhwc,cd->bhwd", window, kernel[dy, dx])
+                out += np.einsum("bhwc,cd->bhwd", window, kernel[dy, dx], optimize=True)
         return out
 
     def terms(self):
@@ -144,7 +170,7 @@ class Conv2D(FunctionWorkload):
         return 2.0 * self.batch * self.size * self.size * 9 * self.channels * self.channels
 
     def bytes(self):
-        itemsize = np.dtype(self.dtype).itemsize
+        itemsize = self.itemsize
         return float(itemsize * (2 * self.batch * self.size * self.size * self.channels + 9 * self.channels**2))
 
     def items(self):

@@ -36,7 +36,7 @@ class _ShapedOutput(FunctionWorkload):
         self.shape = tuple(shape)
 
     def bytes(self):
-        return float(math.prod(self.shape) * np.dtype(self.dtype).itemsize)
+        return float(math.prod(self.shape) * self.itemsize)
 
 
 @register
@@ -131,7 +131,7 @@ class VariableUpdate(Workload):
         return super().unsupported(device, mode)
 
     def bytes(self):
-        itemsize = np.dtype(self.dtype).itemsize
+        itemsize = self.itemsize
         if self.op == "slice_assign":
             return float(itemsize)  # one element written
         arrays_touched = {"create": 2, "assign": 2, "assign_add": 3, "assign_sub": 3}[self.op]

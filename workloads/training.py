@@ -104,9 +104,11 @@ class _ModelWorkload(KerasWorkload):
         return float(self.params["samples"])
 
     def build(self, mode: str, loss: str = "sparse_categorical_crossentropy", metric: str = "",
-              optimizer: str = "rmsprop") -> None:
-        """Seeded model, data on the device (one-hot targets where the loss or metric wants them)."""
+              optimizer: str = "rmsprop", policy: str = "float32") -> None:
+        """Seeded model under a precision policy, data on the device (one-hot targets where the loss or
+        metric wants them)."""
         self.seed_everything()
+        keras.mixed_precision.set_global_policy(policy)
         spec = MODELS[self.params["model"]]
         self.host_x, self.host_labels = synthetic_data(self.params["model"], self.params["samples"])
         sparse = LOSSES[loss][1]
@@ -122,6 +124,10 @@ class _ModelWorkload(KerasWorkload):
         metrics = [METRICS[metric][0]()] if metric else []
         self.model.compile(optimizer=self.optimizer, loss=self.loss_fn, metrics=metrics,
                            **keras_compile_options(mode))
+
+    def teardown(self) -> None:
+        keras.mixed_precision.set_global_policy("float32")  # the policy is global: leave it as found
+        super().teardown()
 
 
 @register
@@ -216,3 +222,29 @@ class Inference(_ModelWorkload):
         assert_true(abs(accuracy - reference_accuracy) <= 1.0 / len(direct) + 1e-9,
                     f"evaluate accuracy {accuracy:.4f}, float64 reference {reference_accuracy:.4f}")
         return f"{checked}; accuracy {accuracy:.3f} matches"
+
+
+@register
+class MixedPrecision(Train):
+    """One epoch of fit under a Keras mixed-precision policy (mixed_float16 with the loss scaling Keras
+    adds by itself, or mixed_bfloat16): what it buys in speed; the check is that training still learns."""
+
+    name = "mixed"
+    section = "3-6-5"
+    sweeps = sweep(
+        smoke=grid(model=["mlp"], batch_size=[8], samples=[16], policy=["mixed_float16", "mixed_bfloat16"]),
+        quick=[],  # in standard and full: the quick profile keeps its 2 minutes
+        standard=grid(model=["mlp", "cnn28", "transformer"], batch_size=[128], samples=[SWEEP["standard"][1]],
+                      policy=["float32", "mixed_float16", "mixed_bfloat16"]),
+        full=grid(model=["mlp", "cnn28", "transformer"], batch_size=[1024], samples=[SWEEP["full"][1]],
+                  policy=["float32", "mixed_float16", "mixed_bfloat16"]),
+    )
+
+    def __init__(self, model: str, batch_size: int, samples: int, policy: str, dtype: str = "float32"):
+        super().__init__(model=model, batch_size=batch_size, samples=samples, dtype=dtype)
+        self.params["policy"] = policy
+
+    def setup(self, device, mode):
+        self.build(mode, self.params["loss"], self.params["metric"], self.params["optimizer"], self.params["policy"])
+        self._figures.update(compiled_settings(self.model), policy=self.params["policy"],
+                             loss_scaling=type(self.model.optimizer).__name__ == "LossScaleOptimizer")
