@@ -39,7 +39,7 @@ def warm_up(timed, rounds: Rounds) -> float:
     """Call `timed` up to warmup_calls times (at least once), stopping once max_time has passed;
     return the duration of the last call."""
     started = time.perf_counter()
-    for calls in range(1, max(rounds.warmup_calls, 1) + 1):
+    for _ in range(max(rounds.warmup_calls, 1)):
         before = time.perf_counter()
         timed()
         last = time.perf_counter() - before
@@ -49,6 +49,7 @@ def warm_up(timed, rounds: Rounds) -> float:
 
 
 def time_rounds(benchmark, timed, rounds: Rounds) -> None:
+    """Warm up, then let pytest-benchmark time the rounds (pedantic, one call a round, for slow calls)."""
     last = warm_up(timed, rounds)
     if last >= SLOW_CALL_S:
         benchmark.pedantic(timed, rounds=max(rounds.min_rounds, math.ceil(rounds.max_time / last)), iterations=1)

@@ -7,7 +7,6 @@ import json
 
 import pandas as pd
 import pytest
-
 from tensorbench.benchmarks.harness import device_scope
 from tensorbench.scripts import report
 from tensorbench.workloads.checks import tolerance
