@@ -127,8 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             from .run import run
 
-            status = run(args.profile, args.devices, args.modes, args.only, args.output, args.isolate)
-            return status
+            return run(args.profile, args.devices, args.modes, args.only, args.output, args.isolate)
         if args.command == "report":
             return report_command(args.runs, args.output)
         if args.command == "doctor":
