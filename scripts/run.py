@@ -136,11 +136,10 @@ def merge_parts(json_path: Path, parts: list[Path]) -> None:
     if not docs:
         return
     merged = docs[0]
+    records = merged.setdefault("tensorbench", {}).setdefault("out_of_memory", [])
     for doc in docs[1:]:
         merged["benchmarks"].extend(doc["benchmarks"])
-        merged.setdefault("tensorbench", doc.get("tensorbench", {}))
-        merged["tensorbench"].setdefault("out_of_memory", []).extend(doc.get("tensorbench", {}).get("out_of_memory", []))
-    records = merged.get("tensorbench", {}).get("out_of_memory", [])
+        records.extend(doc.get("tensorbench", {}).get("out_of_memory", []))
     merged["tensorbench"]["out_of_memory"] = with_largest_fitted(records, merged["benchmarks"])
     json_path.write_text(json.dumps(merged, indent=4))
 
