@@ -11,7 +11,7 @@ import signal
 
 import pytest
 from pytest_benchmark.utils import safe_dumps
-from tensorbench.workloads import devices
+from tensorbench.workloads import devices, strategies
 from tensorbench.workloads.base import MODES
 from tensorbench.workloads.cases import Case, enumerate_cases
 from tensorbench.workloads.environment import environment
@@ -51,6 +51,7 @@ def _interrupt(signum, frame):
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-benchmark reads its options
 def pytest_configure(config):
+    strategies.prepare_process()  # before any TensorFlow op: logical CPU devices, a worker's strategy
     config.stash[COMPLETED] = set()
     config.stash[CASES] = {}
     config.stash[OUT_OF_MEMORY] = []

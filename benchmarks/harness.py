@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from tensorbench.workloads.cases import Case
-from tensorbench.workloads.devices import ASYNC_KINDS, Device, is_out_of_memory, sync
+from tensorbench.workloads.devices import Device, is_out_of_memory, must_wait, wait
 
 from .out_of_memory import OutOfMemory
 
@@ -48,8 +48,17 @@ def warm_up(timed, rounds: Rounds) -> float:
     return last
 
 
-def time_rounds(benchmark, timed, rounds: Rounds) -> None:
-    """Warm up, then let pytest-benchmark time the rounds (pedantic, one call a round, for slow calls)."""
+def time_rounds(benchmark, timed, rounds: Rounds, lockstep: bool = False) -> None:
+    """Warm up, then let pytest-benchmark time the rounds (pedantic, one call a round, for slow calls).
+
+    In lockstep (several worker processes run the case together and every call is a collective), each
+    worker must make the same calls, so the counts are fixed: warmup_calls, then min_rounds rounds.
+    """
+    if lockstep:
+        for _ in range(max(rounds.warmup_calls, 1)):
+            timed()
+        benchmark.pedantic(timed, rounds=rounds.min_rounds, iterations=1)
+        return
     last = warm_up(timed, rounds)
     if last >= SLOW_CALL_S:
         benchmark.pedantic(timed, rounds=max(rounds.min_rounds, math.ceil(rounds.max_time / last)), iterations=1)
@@ -64,6 +73,11 @@ def _json_ready(value: Any) -> Any:
 
 
 def device_scope(device: Device):
+    """tf.device for TensorFlow's devices, keras.device for those JAX or PyTorch found; none for NumPy."""
+    if device.details.get("keras_device"):
+        import keras
+
+        return keras.device(device.details["keras_device"])
     if device.tf_name is None:
         return contextlib.nullcontext()
     import tensorflow as tf
@@ -73,7 +87,7 @@ def device_scope(device: Device):
 
 def _peak_memory(device: Device, reset: bool = False) -> int | None:
     """Peak bytes allocated on a GPU since the last reset (not yet run on a GPU); None elsewhere."""
-    if device.kind != "GPU":
+    if device.kind != "GPU" or device.tf_name is None:  # TensorFlow's GPUs only
         return None
     import tensorflow as tf
 
@@ -100,14 +114,14 @@ def measure(benchmark, case: Case, rounds: Rounds) -> None:
 
             start = time.perf_counter()
             outputs = workload.step()
-            sync(device)
+            wait(device, outputs)
             first_call_s = time.perf_counter() - start
             verified = workload.check(outputs)
             del outputs
 
             benchmark.extra_info.update(
                 workload=workload.name, family=workload.family, version=workload.version,
-                section=workload.section, backend=workload.backend,
+                section=workload.section, backend=case.backend,
                 device=device.id, device_kind=device.kind, device_name=device.name,
                 mode=case.mode, dtype=workload.dtype,
                 params={k: _json_ready(v) for k, v in workload.params.items()},
@@ -116,13 +130,12 @@ def measure(benchmark, case: Case, rounds: Rounds) -> None:
             )
             benchmark.extra_info.update(workload.figures())
 
-            if device.kind in ASYNC_KINDS:
+            if must_wait(device):
                 def timed():
-                    workload.step()
-                    sync(device)
+                    wait(device, workload.step())
             else:  # synchronous: time the step itself, with no wrapper call
                 timed = workload.step
-            time_rounds(benchmark, timed, rounds)
+            time_rounds(benchmark, timed, rounds, workload.lockstep())
             peak = _peak_memory(device)
             if peak is not None:
                 benchmark.extra_info["peak_memory_bytes"] = peak

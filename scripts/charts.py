@@ -13,7 +13,9 @@ matplotlib.use("Agg")  # files only; no screen needed
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-CASE_KEYS = ["run_id", "workload", "params", "dtype"]
+from . import backends, scaling
+
+CASE_KEYS = ["run_id", "backend", "workload", "params", "dtype"]
 
 
 def _geomean(values) -> float:
@@ -167,6 +169,59 @@ def speed_vs_error(table: pd.DataFrame) -> Figure | None:
     return fig
 
 
+def backend_speed(table: pd.DataFrame) -> Figure | None:
+    """Each Keras backend's speed against TensorFlow's, per workload (same case, device and mode)."""
+    rows = backends.compared(table)
+    rows = rows[rows["backend"] != "tensorflow"] if not rows.empty else rows
+    if rows.empty:
+        return None
+    rows = rows.assign(ratio=rows["speed_vs_tensorflow"],
+                       against=rows["backend"] + " on " + rows["device"] + " (" + rows["mode"] + ")")
+    return _barh(rows, "against", "Keras backends against TensorFlow\n(same workload, size, device and mode; "
+                 "geometric mean over sizes)", "times faster than Keras on TensorFlow (log scale; > 1 is faster)")
+
+
+def scaling_efficiency(table: pd.DataFrame) -> Figure | None:
+    """Throughput across replicas against perfect scaling: efficiency = throughput(N) / (N x throughput(1))."""
+    rows = scaling.efficiency(table)
+    rows = rows[rows["efficiency"].notna()] if not rows.empty else rows
+    if rows.empty or rows["replicas_in_sync"].nunique() < 2:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 5))
+    lines = rows.assign(line=rows["param_model"] + " " + rows["param_loop"] + " batch "
+                        + rows["param_per_replica_batch"].map(lambda v: f"{v:.0f}") + "/replica, " + rows["device"])
+    for (line, strategy), g in lines.groupby(["line", "param_strategy"], sort=False):
+        g = g.sort_values("replicas_in_sync")
+        ax.plot(g["replicas_in_sync"], g["efficiency"], marker="o" if strategy != "multi_worker" else "s",
+                linestyle="-" if strategy != "multi_worker" else "none", label=f"{line} ({strategy})")
+    ax.axhline(1.0, color="black", linewidth=0.8, label="perfect scaling")
+    ax.set(title="Scaling efficiency: throughput(N) / (N x throughput on 1 replica)",
+           xlabel="replicas in sync", ylabel="scaling efficiency (1 = perfect)", ylim=(0, max(1.1, rows["efficiency"].max() * 1.1)))
+    ax.set_xticks(sorted(rows["replicas_in_sync"].unique()))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="x-small")
+    fig.tight_layout()
+    return fig
+
+
+def all_reduce_bandwidth(table: pd.DataFrame) -> Figure | None:
+    """All-reduce bus bandwidth against message size, one line per strategy and replica count."""
+    rows = scaling.all_reduce(table)
+    if rows.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for (device, strategy, replicas), g in rows.groupby(["device", "param_strategy", "replicas_in_sync"], sort=False):
+        g = g.sort_values("param_size_bytes")
+        ax.plot(g["param_size_bytes"], g["bus_gbps"], marker="o", label=f"{device} {strategy}, {replicas:.0f} replicas")
+    ax.set(xscale="log", yscale="log", title="All-reduce bandwidth against message size",
+           xlabel="bytes per replica (log scale)", ylabel="bus bandwidth, GB/s (log scale)")
+    ax.set_xscale("log", base=2)
+    ax.grid(which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
 CHARTS = {
     "speedup_over_cpu": speedup_over_cpu,
     "mode_speedup": mode_speedup,
@@ -174,4 +229,7 @@ CHARTS = {
     "gflops_vs_size": gflops_vs_size,
     "first_call_vs_steady": first_call_vs_steady,
     "speed_vs_error": speed_vs_error,
+    "backend_speed": backend_speed,
+    "scaling_efficiency": scaling_efficiency,
+    "all_reduce_bandwidth": all_reduce_bandwidth,
 }

@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from tensorbench.workloads.base import MODES
+from tensorbench.workloads.base import KERAS_BACKENDS, MODES
 from tensorbench.workloads.devices import KINDS
 from tensorbench.workloads.profiles import PROFILES
 
@@ -54,6 +54,9 @@ def build_parser() -> Parser:
                      help="comma-separated: eager, graph (tf.function), xla (jit_compile) (default: all)")
     run.add_argument("--only", type=csv_list(what="pattern"), default=[], metavar="PATTERN",
                      help="comma-separated workload names, families or chapter sections (3-5-2, 3-6)")
+    run.add_argument("--backends", type=csv_list(KERAS_BACKENDS, "backend"), default=[],
+                     help="Keras backends, each in its own process: tensorflow (every workload), jax, torch (the "
+                          "Keras workloads); default: Keras's configured backend only")
     run.add_argument("--output", metavar="DIR", help="where benchmarks.json goes (default: results/<run-id>/)")
     run.add_argument("--isolate", choices=["auto", "on", "off"], default="auto",
                      help="run each training sweep point in its own process: auto (on GPU and TPU), on, off")
@@ -127,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             from .run import run
 
-            return run(args.profile, args.devices, args.modes, args.only, args.output, args.isolate)
+            return run(args.profile, args.devices, args.modes, args.only, args.output, args.isolate, args.backends)
         if args.command == "report":
             return report_command(args.runs, args.output)
         if args.command == "doctor":

@@ -11,7 +11,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from . import charts, results
+from . import backends, charts, results, scaling
 from .ceilings import with_ceilings
 from .summary import case_label, human_time
 
@@ -141,7 +141,11 @@ def write(paths: list[str | Path], output: str | Path) -> Path:
         images[name] = path
     tables = {}
     if not table.empty:
-        tables = {"What each precision buys": precision_table(table), "Every benchmark": _display_table(table)}
+        tables = {"What each precision buys": precision_table(table),
+                  "Keras backends side by side": backends.comparison_table(table),
+                  "Scaling across replicas (tf.distribute)": scaling.efficiency_table(table),
+                  "All-reduce bandwidth (tf.distribute)": scaling.all_reduce_table(table),
+                  "Every benchmark": _display_table(table)}
     tables = {title: t for title, t in tables.items() if not t.empty}
     machines = _machines([Path(p) for p in paths])
     (output / "report.md").write_text(_markdown(machines, notes, images, tables, output), encoding="utf-8")

@@ -94,6 +94,8 @@ def _row(bench: dict, run_id: str, machine: str) -> dict:
         "bytes": _number(info.get("bytes")),
         "first_call_s": _number(info.get("first_call_s")),
         "rel_error": _number(info.get("rel_error")),
+        "replicas_in_sync": _number(info.get("replicas_in_sync")),
+        "bus_factor": _number(info.get("bus_factor")),
         "data": [x for x in data if _number(x) is not None] if isinstance(data, list) else [],
     }
     for key, value in params.items():

@@ -1,22 +1,23 @@
 """`tensorbench run`: check the request, run the pytest-benchmark suite, end with a short table.
 Everything measured lands in DIR/benchmarks.json, pytest-benchmark's JSON.
 
-Most cases run in this process. Sweep points of workloads that allocate by batch size
-(`isolate_on_accelerators`) run each in a fresh pytest process on a GPU or TPU (or everywhere with
---isolate on): memory that TensorFlow keeps after an out-of-memory error cannot then poison the next
-point. Their JSON files are merged into the run's.
+Most cases run in this process; those that need processes of their own (scripts/processes.py) run after,
+in groups, and their JSON files are merged into the run's.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
-import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
 
+from tensorbench.workloads.strategies import ProcessSpec
+
+from . import processes
 from .errors import UsageError
 from .native_log import captured_native_stderr
 
@@ -33,6 +34,28 @@ def run_id(devices: list) -> str:
     host = re.sub(r"[^A-Za-z0-9_.-]+", "-", platform.node() or "host")
     kinds = "+".join(dict.fromkeys(d.id.replace(":", "") for d in devices))
     return f"{datetime.now():%Y%m%d-%H%M%S}-{host}-{kinds}"
+
+
+def choose_backends(requested: list[str]) -> tuple[list[str], list[str]]:
+    """The requested Keras backends that are installed, and a line for each that is not. The first
+    installed one runs in this process (set before Keras is imported); the others in processes of their own."""
+    import importlib.util
+
+    if not requested:
+        return [], []
+    installed, skipped = [], []
+    for backend in requested:
+        if importlib.util.find_spec(backend) is None:
+            skipped.append(f"tensorbench: backend {backend} skipped: {backend} is not installed "
+                           f"(pip install 'tensorbench[{backend}]')")
+        else:
+            installed.append(backend)
+    if not installed:
+        raise UsageError(f"none of the backends {', '.join(requested)} is installed")
+    if "keras" in sys.modules and sys.modules["keras"].config.backend() != installed[0]:
+        raise UsageError(f"Keras is already loaded with another backend than {installed[0]}")
+    os.environ["KERAS_BACKEND"] = installed[0]
+    return installed, skipped
 
 
 def plan(profile: str, devices: list[str], modes: list[str], only: list[str]) -> tuple[list, list]:
@@ -62,38 +85,35 @@ def plan(profile: str, devices: list[str], modes: list[str], only: list[str]) ->
     return present, cases
 
 
-def isolated_cases(cases: list, isolate: str) -> list:
-    """The cases that run each in a fresh process (see the module's docstring)."""
-    from tensorbench.workloads.devices import ASYNC_KINDS
-
-    if isolate == "off":
-        return []
-    return [c for c in cases if c.workload.isolate_on_accelerators
-            and (isolate == "on" or c.device.kind in ASYNC_KINDS)]
-
-
 def node_id(case) -> str:
     family = case.workload.family
     return f"{_benchmarks_dir() / f'test_{family}.py'}::test_{family}[{case.id}]"
 
 
 def run(profile: str, devices: list[str], modes: list[str], only: list[str], output: str | None,
-        isolate: str = "auto") -> int:
+        isolate: str = "auto", backends: list[str] | None = None) -> int:
     import pytest
 
+    backends, skipped = choose_backends(backends or [])
     with captured_native_stderr() as startup:
         present, cases = plan(profile, devices, modes, only)
+        others = other_backends(backends[1:], only)
     out_dir = Path(output) if output else Path("results") / run_id(present)
     json_path = out_dir / "benchmarks.json"
     if json_path.exists():
         raise UsageError(f"{json_path} exists; choose another --output (nothing was overwritten)")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "tensorflow-startup.log").write_text(startup.text)
-    apart = isolated_cases(cases, isolate)
+    groups = processes.plan_groups(cases, isolate)
+    apart = [case for group in groups for case in group.cases]
+    for line in skipped:
+        print(line, flush=True)
 
-    print(f"tensorbench: {len(cases)} cases ({len(apart)} each in its own process), profile {profile}, devices "
+    print(f"tensorbench: {len(cases)} cases ({len(apart)} in processes of their own), profile {profile}, devices "
           f"{', '.join(f'{d.id} ({d.name})' for d in present)} -> {json_path} "
-          f"(TensorFlow's start-up messages: {out_dir / 'tensorflow-startup.log'})", flush=True)
+          f"(TensorFlow's start-up messages: {out_dir / 'tensorflow-startup.log'})"
+          + (f"; Keras backend {backends[0]}, then {', '.join(others)} in processes of their own" if others else ""),
+          flush=True)
     options = [
         "-p", "no:cacheprovider", "-rfs", "--no-header", "--tensorbench-no-table",
         f"--tensorbench-profile={profile}",
@@ -104,27 +124,45 @@ def run(profile: str, devices: list[str], modes: list[str], only: list[str], out
     exclude = f"--tensorbench-exclude={','.join(case.id for case in apart)}"
     # -v: one line per benchmark, with the progress; skip and failure reasons at the end (-rfs)
     status = int(pytest.main([str(_benchmarks_dir()), "-v", f"--benchmark-json={json_path}", exclude, *options]))
-    if apart and status != pytest.ExitCode.INTERRUPTED:
-        status = max(status, run_isolated(apart, options, out_dir / "isolated"))
+    groups += [processes.Group(ProcessSpec(backend=b)) for b in others]  # each enumerates its own cases
+    if groups and status != pytest.ExitCode.INTERRUPTED:
+        status = max(status, run_groups(groups, options, out_dir / "isolated"))
         merge_parts(json_path, sorted((out_dir / "isolated").glob("*.json")))
     return finish(json_path, status)
 
 
-def run_isolated(cases: list, options: list[str], folder: Path) -> int:
-    """Each case in a fresh `python -m pytest` process; returns the worst pytest status (2: interrupted)."""
+def other_backends(backends: list[str], only: list[str]) -> list[str]:
+    """The backends after this process's that have a selected workload to run (said when one has none)."""
+    from tensorbench.workloads import registry
+
+    chosen = registry.select(only)
+    kept = []
+    for backend in backends:
+        if any(backend in cls.backends for cls in chosen.values()):
+            kept.append(backend)
+        else:
+            print(f"tensorbench: backend {backend} skipped: none of the selected workloads runs under Keras's "
+                  f"{backend} backend (they use TensorFlow itself)", flush=True)
+    return kept
+
+
+def run_groups(groups: list, options: list[str], folder: Path) -> int:
+    """Each group in its own `python -m pytest` process(es); returns the worst pytest status (2: interrupted)."""
     folder.mkdir(exist_ok=True)
     worst = 0
-    for number, case in enumerate(cases, 1):
-        print(f"[{number}/{len(cases)}] in its own process: {case.id}", flush=True)
-        command = [sys.executable, "-m", "pytest", node_id(case), "-q",
-                   f"--benchmark-json={folder / f'{number:04d}.json'}", *options]
-        try:
-            status = subprocess.run(command, check=False).returncode
-        except KeyboardInterrupt:
+    for number, group in enumerate(groups, 1):
+        needs = ", ".join(f"{k}={v}" for k, v in group.spec.environment().items()) or "a fresh process"
+        what = (f"{len(group.cases)} case(s): {', '.join(c.id for c in group.cases[:3])}"
+                f"{', ...' if len(group.cases) > 3 else ''}" if group.cases else "the Keras workloads")
+        print(f"[{number}/{len(groups)}] in processes of their own ({needs}, {group.spec.workers} worker(s)): {what}",
+              flush=True)
+        # listed cases, quietly; or a whole backend's run, a line per benchmark as in this process
+        selected = [*[node_id(c) for c in group.cases], "-q"] if group.cases else [str(_benchmarks_dir()), "-v"]
+        command = [sys.executable, "-m", "pytest", *selected, *options]
+        status = processes.run_group(group, command, folder / f"{number:04d}.json", folder)
+        if status == 2:  # interrupted
             return 2
-        if status == 2:  # the child was interrupted
-            return 2
-        worst = max(worst, status if status in (0, 1) else 1)
+        worst = max(worst, status)
     return worst
 
 

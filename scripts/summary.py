@@ -21,8 +21,9 @@ def case_label(row: pd.Series) -> str:
     """The benchmark's id without its device and mode: 'matmul-n1024-float32'. Plain pytest-benchmark
     files, without tensorbench's fields, fall back to the test's name."""
     label = str(row.get("param") or row.get("name"))
-    suffix = f"-{row.get('device')}-{row.get('mode')}"
-    return label.removesuffix(suffix)
+    if row.get("backend") not in (None, "tensorflow"):
+        label = label.removesuffix(f"-{row.get('backend')}")
+    return label.removesuffix(f"-{row.get('device')}-{row.get('mode')}")
 
 
 def overview(table: pd.DataFrame) -> pd.DataFrame:

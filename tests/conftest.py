@@ -13,9 +13,10 @@ REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 
-def run_command(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_command(*args: str, cwd: Path | None = None, timeout: float = 600,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run a command (the tensorbench entry point or pytest) and capture its output."""
-    return subprocess.run(list(args), check=False, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(list(args), check=False, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def tensorbench(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -9,7 +9,8 @@ import sys
 import pytest
 from tensorbench.benchmarks.harness import device_scope
 from tensorbench.benchmarks.out_of_memory import with_largest_fitted
-from tensorbench.scripts.run import merge_parts, run_isolated
+from tensorbench.scripts.processes import plan_groups
+from tensorbench.scripts.run import merge_parts, run_groups
 from tensorbench.workloads.cases import Case
 from tensorbench.workloads.models import MODELS, synthetic_data
 from tensorbench.workloads.training import LOSSES, METRICS, OPTIMIZERS, Inference, Train
@@ -103,7 +104,9 @@ def test_isolated_sweep_points_run_in_their_own_processes(tmp_path, cpu, monkeyp
     cases = [Case(Train, {"model": "mlp", "batch_size": b, "samples": 64}, cpu, "graph") for b in (16, 32)]
     options = ["-p", "tests.inject_oom", "-p", "no:cacheprovider", "--tensorbench-profile=smoke",
                "--tensorbench-devices=cpu", "--tensorbench-only=train", "--tensorbench-no-table"]
-    assert run_isolated(cases, options, tmp_path / "isolated") == 0
+    groups = plan_groups(cases, isolate="on")
+    assert [len(g.cases) for g in groups] == [1, 1]  # one process each
+    assert run_groups(groups, options, tmp_path / "isolated") == 0
     json_path = tmp_path / "benchmarks.json"
     merge_parts(json_path, sorted((tmp_path / "isolated").glob("*.json")))
     doc = json.loads(json_path.read_text())

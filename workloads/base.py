@@ -17,6 +17,7 @@ import abc
 from typing import Any, ClassVar
 
 MODES = ("eager", "graph", "xla")
+KERAS_BACKENDS = ("tensorflow", "jax", "torch")
 ITEMSIZE = {"float64": 8, "float32": 4, "bfloat16": 2, "float16": 2, "int32": 4}
 """eager: op by op; graph: tf.function; xla: tf.function(jit_compile=True)."""
 
@@ -34,8 +35,9 @@ class Workload(abc.ABC):
     """Bump when the computation changes; results of different versions are not compared."""
     section: ClassVar[str | None] = None
     """Section of the textbook chapter (shared/seed) this workload comes from, such as "3-5-3"."""
-    backend: ClassVar[str] = "tensorflow"
-    """Framework that runs it: "tensorflow" for tf.* workloads (Keras ones may run on others later)."""
+    backends: ClassVar[tuple[str, ...]] = ("tensorflow",)
+    """Keras backends it runs under: TensorFlow only for tf.* code; the Keras workloads written with
+    keras.ops and keras_backend run under JAX and PyTorch too (registry.CATALOGUE_MODULES agrees)."""
     numpy_baseline: ClassVar[bool] = False
     """True when the workload also runs on the `numpy` pseudo-device (the chapter compares the two)."""
     numpy_dtypes: ClassVar[tuple[str, ...]] = ("float32",)
@@ -91,6 +93,16 @@ class Workload(abc.ABC):
         if mode not in self.modes:
             return f"{self.name} has no {mode} mode: {self.mode_note()}"
         return None
+
+    def process_spec(self, device):
+        """What a process must be started with to run this case (a strategies.ProcessSpec), or None when
+        any process will do. `tensorbench run` starts such processes, grouping cases with the same needs."""
+        return
+
+    def lockstep(self) -> bool:
+        """True when several processes run this case together (one per worker) and must make the same
+        calls: the harness then times a fixed number of calls, not as many as fit in a time."""
+        return False
 
     def mode_note(self) -> str:
         """Why some modes are missing (shown in the skip reason)."""

@@ -20,13 +20,15 @@ class Case:
     params: dict[str, Any]
     device: Device
     mode: str
+    backend: str = "tensorflow"  # Keras's backend in the process that runs it
 
     @property
     def id(self) -> str:
-        """Readable pytest id: matmul-n1024-float32-cpu-graph."""
+        """Readable pytest id: matmul-n1024-float32-cpu-graph; fit-batch_size128-float32-cpu-xla-jax
+        under another Keras backend than TensorFlow."""
         params = {**self.params, "dtype": self.params.get("dtype", "float32")}
-        parts = [self.workload.name] + [_param_id(k, v) for k, v in params.items()]
-        return "-".join(parts + [self.device.id, self.mode])
+        parts = [self.workload.name] + [_param_id(k, v) for k, v in params.items()] + [self.device.id, self.mode]
+        return "-".join(parts + ([self.backend] if self.backend != "tensorflow" else []))
 
 
 def _param_id(key: str, value: Any) -> str:
@@ -39,11 +41,15 @@ def _param_id(key: str, value: Any) -> str:
 
 def enumerate_cases(profile: str, devices: list[Device], modes: list[str], only: list[str] | None = None,
                     family: str | None = None) -> list[Case]:
-    """Every case to run, in catalogue order. The numpy baseline takes only workloads that have one, in
-    eager mode and its dtypes; a workload may run fewer modes in a profile (`profile_modes`). Neither is a skip: those
-    cases are not benchmarks. A workload's own limits (unsupported()) stay in, and become skips."""
+    """Every case to run under this process's Keras backend, in catalogue order. The numpy baseline takes
+    only workloads that have one, in eager mode and its dtypes; a workload may run fewer modes in a profile
+    (`profile_modes`). Neither is a skip: those cases are not benchmarks. A workload's own limits
+    (unsupported()) stay in, and become skips."""
+    from .keras_backend import current
+
+    backend = current()
     return [
-        Case(cls, params, device, mode)
+        Case(cls, params, device, mode, backend)
         for cls in registry.select(only).values()
         if family is None or cls.family == family
         for params in cls.sweeps[profile]

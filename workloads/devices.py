@@ -1,7 +1,10 @@
-"""The device layer: which devices TensorFlow can use, described as data, and how to wait for them.
+"""The device layer: which devices this process's framework can use, described as data, and how to
+wait for them.
 
-A device is a kind (CPU, GPU, TPU, or the `numpy` baseline pseudo-device), a TensorFlow device string,
-a human name and a memory size. A kind that is not present carries the reason instead.
+A device is a kind (CPU, GPU, TPU, or the `numpy` baseline pseudo-device), a TensorFlow device string
+(or, under Keras's JAX or PyTorch backend, the name keras.device takes), a human name and a memory size.
+A kind that is not present carries the reason instead. The same kinds mean the same hardware whichever
+backend found them, so results of different backends line up.
 
 The GPU and TPU branches are written against TensorFlow's documented APIs but have not yet run on
 such hardware: see README, "What has run where".
@@ -51,17 +54,41 @@ class Device:
         }
 
 
-def sync(device: Device) -> None:
-    """Wait until every op already queued on an asynchronous device has finished.
+def backend(device: Device) -> str:
+    """The framework that found the device: tensorflow, jax or torch (numpy's is TensorFlow's process)."""
+    return device.details.get("backend", "tensorflow")
 
-    CPU ops in TensorFlow's eager runtime and tf.function calls return only when their outputs are
-    computed, and sync_devices costs about 12 us there (measured on the development machine), which
-    would double a dispatch-bound timing; so CPU and NumPy are not synchronised.
-    """
-    if device.kind in ASYNC_KINDS:
+
+def must_wait(device: Device) -> bool:
+    """Whether a call on `device` may return before its work is done. CPU ops in TensorFlow's eager
+    runtime and tf.function calls return only when their outputs are computed, and sync_devices costs
+    about 12 us there (measured on the development machine), which would double a dispatch-bound
+    timing; so TensorFlow's CPU, PyTorch's CPU and NumPy are not synchronised. JAX dispatches
+    asynchronously on every device, the CPU included."""
+    return device.kind in ASYNC_KINDS or backend(device) == "jax"
+
+
+def wait(device: Device, outputs=None) -> None:
+    """Wait until the work that produced `outputs` (JAX) or everything queued on the device has finished,
+    each framework its own way: sync_devices, torch.cuda.synchronize, jax.block_until_ready."""
+    framework = backend(device)
+    if framework == "jax":
+        import jax
+
+        jax.block_until_ready(outputs)
+    elif device.kind in ASYNC_KINDS and framework == "torch":  # not yet run on a GPU
+        import torch
+
+        torch.cuda.synchronize(device.index)
+    elif device.kind in ASYNC_KINDS:
         import tensorflow as tf
 
         tf.test.experimental.sync_devices()
+
+
+def sync(device: Device) -> None:
+    """Wait until every op already queued on an asynchronous device has finished (see must_wait)."""
+    wait(device)
 
 
 def host_memory_bytes() -> int | None:
@@ -114,15 +141,62 @@ def tpu_runtime_hint() -> str | None:
 
 @functools.lru_cache(maxsize=1)
 def _discover() -> tuple[tuple[Device, ...], tuple[tuple[str, str], ...]]:
+    from .keras_backend import current
+
+    framework = current()
+    if framework == "jax":
+        return _discover_jax()
+    if framework == "torch":
+        return _discover_torch()
+    return _discover_tensorflow()
+
+
+def _keras_device(framework: str, kind: str, index: int, name: str, memory: int | None = None,
+                  **details: Any) -> Device:
+    """A device found by JAX or PyTorch: keras.device takes "cpu:0", "gpu:0", "tpu:0"."""
+    return Device(kind, index, None, name, memory,
+                  {"backend": framework, "keras_device": f"{kind.lower()}:{index}", **details})
+
+
+def _discover_jax() -> tuple[tuple[Device, ...], tuple[tuple[str, str], ...]]:
+    import jax
+
+    found = [_keras_device("jax", "CPU", 0, cpu_model(), host_memory_bytes(), cores=os.cpu_count())]
+    missing = {}
+    for kind in ("gpu", "tpu"):  # not yet run on either
+        try:
+            listed = jax.devices(kind)
+        except RuntimeError:
+            listed = []
+        found.extend(_keras_device("jax", kind.upper(), i, d.device_kind) for i, d in enumerate(listed))
+        if not listed:
+            missing[kind] = f"no {kind.upper()} visible to JAX {jax.__version__}"
+    return tuple(found), tuple(missing.items())
+
+
+def _discover_torch() -> tuple[tuple[Device, ...], tuple[tuple[str, str], ...]]:
+    import torch
+
+    found = [_keras_device("torch", "CPU", 0, cpu_model(), host_memory_bytes(), cores=os.cpu_count())]
+    for i in range(torch.cuda.device_count()):  # not yet run on a GPU
+        found.append(_keras_device("torch", "GPU", i, torch.cuda.get_device_name(i),
+                                   torch.cuda.get_device_properties(i).total_memory))
+    missing = {} if len(found) > 1 else {"gpu": f"no CUDA GPU visible to PyTorch {torch.__version__}"}
+    missing["tpu"] = "Keras's PyTorch backend has no TPU"
+    return tuple(found), tuple(missing.items())
+
+
+def _discover_tensorflow() -> tuple[tuple[Device, ...], tuple[tuple[str, str], ...]]:
     import numpy as np
     import tensorflow as tf
 
     found: list[Device] = []
     missing: dict[str, str] = {}
 
-    for i, logical in enumerate(tf.config.list_logical_devices("CPU")):
-        found.append(Device("CPU", i, logical.name, cpu_model(), host_memory_bytes(),
-                            {"cores": os.cpu_count()}))
+    # One CPU device, whatever logical devices it was split into (MirroredStrategy's processes split it)
+    cpus = tf.config.list_logical_devices("CPU")
+    found.append(Device("CPU", 0, cpus[0].name, cpu_model(), host_memory_bytes(),
+                        {"cores": os.cpu_count(), **({"logical_devices": len(cpus)} if len(cpus) > 1 else {})}))
 
     smi = nvidia_smi_gpus()
     gpus = tf.config.list_physical_devices("GPU")
@@ -197,9 +271,10 @@ def resolve(requested: list[str] | None) -> list[Device]:
 def is_out_of_memory(exc: BaseException) -> bool:
     """True for a device allocation failure: TensorFlow's ResourceExhaustedError, or an XLA or
     PyTorch one by its message (those frameworks raise generic error types)."""
-    import tensorflow as tf
+    import sys
 
-    if isinstance(exc, tf.errors.ResourceExhaustedError):
+    tf = sys.modules.get("tensorflow")  # only where TensorFlow is loaded
+    if tf is not None and isinstance(exc, tf.errors.ResourceExhaustedError):
         return True
     text = str(exc)
     return "RESOURCE_EXHAUSTED" in text or "out of memory" in text.lower()

@@ -8,6 +8,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from . import keras_backend
 from .base import Workload
 from .devices import ASYNC_KINDS, discover
 
@@ -42,6 +43,9 @@ def compiled_settings(model: keras.Model) -> dict[str, Any]:
 
 class KerasWorkload(Workload):
     """A workload that builds Keras models: seeded, and Keras's global state cleared afterwards."""
+
+    def unsupported(self, device, mode):
+        return super().unsupported(device, mode) or keras_backend.mode_unavailable(mode)
 
     def seed_everything(self, seed: int = 0) -> None:
         keras.utils.set_random_seed(seed)

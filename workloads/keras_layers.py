@@ -9,10 +9,10 @@ import keras
 import numpy as np
 
 from .checks import assert_close
+from .keras_backend import KERAS_BACKENDS, compile_for_mode, place, to_numpy
 from .keras_common import KerasWorkload, dense_forward_np
 from .profiles import grid, sweep
 from .registry import register
-from .tf_common import compile_for_mode, on_device
 
 UNITS = (32, 64, 32, 10)
 INPUT_DIM = 784
@@ -57,6 +57,7 @@ class DenseStackForward(KerasWorkload):
 
     name = "dense_forward"
     family = "keras_layers"
+    backends = KERAS_BACKENDS
     section = "3-6-1"
     sweeps = sweep(
         smoke=grid(impl=list(LAYER_IMPLEMENTATIONS), batch=[2]),
@@ -80,7 +81,7 @@ class DenseStackForward(KerasWorkload):
         self.seed_everything()
         self.model = dense_stack(self.impl, self.dtype)
         self.host_x = np.random.default_rng(0).random((self.batch, INPUT_DIM))
-        self.x = on_device(self.host_x, self.dtype)
+        self.x = place(self.host_x, self.dtype)
         self.forward = compile_for_mode(lambda x: self.model(x, training=False), mode)
 
     def step(self):
@@ -88,5 +89,5 @@ class DenseStackForward(KerasWorkload):
 
     def check(self, outputs):
         reference = dense_forward_np(self.host_x, self.model.layers)
-        return assert_close(f"{self.impl} stack forward", np.asarray(outputs), reference, self.dtype,
+        return assert_close(f"{self.impl} stack forward", to_numpy(outputs), reference, self.dtype,
                             terms=INPUT_DIM)

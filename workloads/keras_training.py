@@ -12,10 +12,10 @@ import numpy as np
 
 from .checks import assert_close, assert_true
 from .data import two_clouds, validation_split
+from .keras_backend import KERAS_BACKENDS, compile_for_mode, compile_options, place, to_numpy
 from .keras_common import KerasWorkload, compiled_settings, dense_forward_np
 from .profiles import grid, sweep
 from .registry import register
-from .tf_common import compile_for_mode, keras_compile_options, on_device, to_numpy
 
 CHECK_EPOCHS = 5  # listings 3.23 and 3.24 train for 5 epochs: the first call's epoch and 4 more
 
@@ -33,20 +33,21 @@ def linear_model() -> keras.Sequential:
 def compile_listing_3_24(model: keras.Model, mode: str) -> None:
     """compile() as listing 3.24: RMSprop(learning_rate=0.1), MeanSquaredError, BinaryAccuracy."""
     model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.1), loss=keras.losses.MeanSquaredError(),
-                  metrics=[keras.metrics.BinaryAccuracy()], **keras_compile_options(mode))
+                  metrics=[keras.metrics.BinaryAccuracy()], **compile_options(mode))
 
 
 class _LinearModelWorkload(KerasWorkload):
     """Builds the clouds on the device and the linear model; checks the model against float64 NumPy."""
 
     family = "keras_training"
+    backends = KERAS_BACKENDS
 
     def place_data(self, dtype: str) -> None:
         self.host_x, self.host_y = two_clouds(1000, seed=0)
-        self.x, self.y = on_device(self.host_x, dtype), on_device(self.host_y, dtype)
+        self.x, self.y = place(self.host_x, dtype), place(self.host_y, dtype)
         split = validation_split(self.host_x, self.host_y, 0.3, seed=0)
         self.host_train_x, self.host_train_y, self.host_val_x, self.host_val_y = split
-        self.train_x, self.train_y, self.val_x, self.val_y = (on_device(a, dtype) for a in split)
+        self.train_x, self.train_y, self.val_x, self.val_y = (place(a, dtype) for a in split)
 
     def reference_loss_and_accuracy(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """Mean squared error and accuracy (threshold 0.5) of the model's current weights, in float64."""
@@ -96,7 +97,7 @@ class Fit(_LinearModelWorkload):
         self.model = linear_model()
         # section 3-6-3: compile(optimizer="rmsprop", loss="mean_squared_error", metrics=["accuracy"])
         self.model.compile(optimizer="rmsprop", loss="mean_squared_error", metrics=["accuracy"],
-                           **keras_compile_options(mode))
+                           **compile_options(mode))
 
     def step(self):
         return self.model.fit(self.x, self.y, epochs=1, batch_size=self.batch_size, verbose=0)

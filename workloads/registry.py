@@ -1,6 +1,6 @@
 """The catalogue: every workload class, found by name, family or chapter section.
 
-The catalogue modules import TensorFlow, so they load on first use, not on import of this module:
+The catalogue modules import their framework, so they load on first use, not on import of this module:
 the command line can reject a bad profile or mode before paying for TensorFlow's import.
 """
 
@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import importlib
 
+from .base import KERAS_BACKENDS as ANY_KERAS_BACKEND
 from .base import Workload
 
-CATALOGUE_MODULES = (
-    "tensors",  # 3-5-1
-    "tensor_ops",  # 3-5-2
-    "gradients",  # 3-5-3
-    "linear_classifier",  # 3-5-4
-    "keras_layers",  # 3-6-1
-    "keras_training",  # 3-6-3 .. 3-6-7
-    "training",  # 3-6-1, 3-6-2 layer families; 3-6-3 configurations
-)
+TENSORFLOW = ("tensorflow",)
+CATALOGUE_MODULES = {
+    "tensors": TENSORFLOW,  # 3-5-1
+    "tensor_ops": TENSORFLOW,  # 3-5-2
+    "gradients": TENSORFLOW,  # 3-5-3
+    "linear_classifier": TENSORFLOW,  # 3-5-4
+    "keras_layers": ANY_KERAS_BACKEND,  # 3-6-1
+    "keras_training": ANY_KERAS_BACKEND,  # 3-6-3 .. 3-6-7
+    "training": TENSORFLOW,  # 3-6-1, 3-6-2 layer families; 3-6-3 configurations (tf.data, GradientTape)
+    "distributed": TENSORFLOW,  # 3-5-4, 3-6-5 under tf.distribute strategies
+}
+"""Catalogue modules and the Keras backends they run under: a process imports only those of its own
+backend, so that the Keras workloads load where TensorFlow is not installed."""
 
 _REGISTRY: dict[str, type[Workload]] = {}
 
@@ -32,10 +37,14 @@ def register(cls: type[Workload]) -> type[Workload]:
 
 
 def all_workloads() -> dict[str, type[Workload]]:
-    """Every registered workload class by name, in catalogue order."""
-    for module in CATALOGUE_MODULES:
-        importlib.import_module(f"{__package__}.{module}")
-    return dict(_REGISTRY)
+    """Every workload class that runs under this process's Keras backend, by name, in catalogue order."""
+    from .keras_backend import current
+
+    backend = current()
+    for module, backends in CATALOGUE_MODULES.items():
+        if backend in backends:
+            importlib.import_module(f"{__package__}.{module}")
+    return {name: cls for name, cls in _REGISTRY.items() if backend in cls.backends}
 
 
 def families() -> list[str]:

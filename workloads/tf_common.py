@@ -24,15 +24,6 @@ def compile_for_mode(fn: Callable[..., Any], mode: str) -> Callable[..., Any]:
     raise ValueError(f"unknown mode {mode!r}")
 
 
-def keras_compile_options(mode: str) -> dict[str, Any]:
-    """model.compile() switches for a mode: run_eagerly for eager, jit_compile off/on for graph/xla."""
-    return {
-        "eager": {"run_eagerly": True, "jit_compile": False},
-        "graph": {"run_eagerly": False, "jit_compile": False},
-        "xla": {"run_eagerly": False, "jit_compile": True},
-    }[mode]
-
-
 def on_device(array: np.ndarray, dtype: str) -> tf.Tensor:
     """A tensor resident on the current tf.device, so that timed calls do not copy it from the host.
 

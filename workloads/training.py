@@ -18,11 +18,12 @@ import numpy as np
 import tensorflow as tf
 
 from .checks import assert_close, assert_true
+from .keras_backend import compile_options
 from .keras_common import KerasWorkload, compiled_settings
 from .models import CLASSES, MODELS, synthetic_data
 from .profiles import grid, sweep
 from .registry import register
-from .tf_common import compile_for_mode, keras_compile_options, on_device, to_numpy
+from .tf_common import compile_for_mode, on_device, to_numpy
 
 OPTIMIZERS = {
     "sgd": lambda: keras.optimizers.SGD(learning_rate=0.01),
@@ -123,7 +124,7 @@ class _ModelWorkload(KerasWorkload):
         self.optimizer = OPTIMIZERS[optimizer]()
         metrics = [METRICS[metric][0]()] if metric else []
         self.model.compile(optimizer=self.optimizer, loss=self.loss_fn, metrics=metrics,
-                           **keras_compile_options(mode))
+                           **compile_options(mode))
 
     def teardown(self) -> None:
         keras.mixed_precision.set_global_policy("float32")  # the policy is global: leave it as found

@@ -1,0 +1,74 @@
+"""Keras backends: the Keras workloads run under TensorFlow and JAX (each in its own process) and land
+in one JSON with extra_info["backend"]; they import and run where TensorFlow is absent; a backend that is
+not installed is skipped with its reason; TensorFlow-only workloads say so; the report sets them side by side."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+
+import pytest
+from tensorbench.scripts import backends as backend_report
+from tensorbench.scripts import results
+from tensorbench.scripts.run import choose_backends
+from tensorbench.workloads import registry
+from tensorbench.workloads.base import KERAS_BACKENDS
+
+from .conftest import REPO, run_command, tensorbench
+
+needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+
+
+def test_tensorflow_only_workloads_are_tagged_and_keras_ones_run_anywhere():
+    catalogue = registry.all_workloads()  # this process's backend is TensorFlow: every workload
+    for cls in catalogue.values():
+        module = cls.__module__.rsplit(".", 1)[-1]
+        assert cls.backends == registry.CATALOGUE_MODULES[module], cls.name
+    assert {n for n, c in catalogue.items() if c.backends == KERAS_BACKENDS} == {
+        "dense_forward", "fit", "fit_validation", "evaluate", "predict"}
+    assert catalogue["matmul"].backends == ("tensorflow",)
+
+
+def test_a_backend_that_is_not_installed_is_skipped_with_its_reason(monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    installed, skipped = choose_backends(["tensorflow", "torch"])
+    assert installed == ["tensorflow"]
+    assert skipped == ["tensorbench: backend torch skipped: torch is not installed (pip install 'tensorbench[torch]')"]
+
+
+@needs_jax
+def test_fit_runs_under_tensorflow_and_jax_in_one_json(tmp_path):
+    out = tmp_path / "run"
+    result = tensorbench("run", "--profile", "smoke", "--backends", "tensorflow,jax", "--only", "fit,dense_forward",
+                         "--devices", "cpu", "--output", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
+    doc = json.loads((out / "benchmarks.json").read_text())
+    ran = {(b["extra_info"]["workload"], b["extra_info"]["backend"], b["extra_info"]["mode"]) for b in doc["benchmarks"]}
+    assert {("fit", "tensorflow", m) for m in ("eager", "graph", "xla")} <= ran
+    assert {("fit", "jax", m) for m in ("eager", "xla")} <= ran
+    assert ("dense_forward", "jax", "xla") in ran
+    assert "Keras on jax has no graph mode" in result.stdout  # a skip, with why
+    table = backend_report.comparison_table(results.load([out / "benchmarks.json"]))
+    assert "jax vs tensorflow" in table.columns and len(table) >= 3
+    assert "Keras backends side by side" in (out / "report.md").read_text()
+
+
+@needs_jax
+def test_the_keras_workloads_run_with_jax_and_no_tensorflow(tmp_path):
+    out = tmp_path / "jax.json"
+    blocked = ("import sys; sys.modules['tensorflow'] = None; import pytest; sys.exit(pytest.main(sys.argv[1:]))")
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    result = run_command(sys.executable, "-c", blocked, str(REPO / "benchmarks"), "-q", "-p", "no:cacheprovider",
+                         "--tensorbench-profile=smoke", "--tensorbench-only=keras_layers,keras_training",
+                         "--tensorbench-devices=cpu", f"--benchmark-json={out}", cwd=REPO, env=env)
+    assert result.returncode == 0, result.stdout[-4000:]
+    doc = json.loads(out.read_text())
+    assert {b["extra_info"]["backend"] for b in doc["benchmarks"]} == {"jax"}
+    assert {b["extra_info"]["workload"] for b in doc["benchmarks"]} == {
+        "dense_forward", "fit", "fit_validation", "evaluate", "predict"}
+    tb = doc["machine_info"]["tensorbench"]
+    assert "tensorflow" not in tb and tb["keras"]["backend"] == "jax" and "jax" in tb

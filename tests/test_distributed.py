@@ -1,0 +1,90 @@
+"""tf.distribute on one CPU-only machine: MirroredStrategy over logical CPU devices and two workers of
+MultiWorkerMirroredStrategy on loopback, through `tensorbench run`; grouping of the cases into processes;
+the scaling table; and a worker that dies: a clear line, and no process left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+from tensorbench.scripts import scaling
+from tensorbench.scripts.processes import plan_groups
+from tensorbench.scripts.run import run_groups
+from tensorbench.workloads.cases import enumerate_cases
+from tensorbench.workloads.strategies import MULTI_WORKER_ENV, ProcessSpec
+
+from .conftest import REPO, tensorbench
+
+
+def leftover_workers() -> list[int]:
+    """Processes still alive that were started as workers of a multi-worker group."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
+            try:
+                if f"{MULTI_WORKER_ENV}=1".encode() in (proc / "environ").read_bytes().split(b"\0"):
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_cases_are_grouped_by_the_processes_they_need(cpu):
+    cases = enumerate_cases("smoke", [cpu], ["graph"], ["distributed"])
+    groups = {g.spec: g.cases for g in plan_groups(cases, isolate="auto")}
+    assert set(groups) == {ProcessSpec(logical_devices=2), ProcessSpec(workers=2)}
+    assert {c.params["strategy"] for c in groups[ProcessSpec(logical_devices=2)]} == {"mirrored"}
+    assert {c.params["strategy"] for c in groups[ProcessSpec(workers=2)]} == {"multi_worker"}
+    in_main = [c for c in cases if not any(c in g for g in groups.values())]
+    assert {(c.params["strategy"], c.params["replicas"]) for c in in_main} >= {("one_device", 1), ("mirrored", 1)}
+
+
+def test_mirrored_and_multi_worker_strategies_run_on_one_cpu(tmp_path):
+    out = tmp_path / "run"
+    result = tensorbench("run", "--profile", "smoke", "--only", "distributed", "--devices", "cpu",
+                         "--output", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
+    doc = json.loads((out / "benchmarks.json").read_text())
+    ran = {(b["extra_info"]["workload"], b["extra_info"]["params"]["strategy"], b["extra_info"]["replicas_in_sync"],
+            b["extra_info"]["params"].get("loop")) for b in doc["benchmarks"]}
+    assert {("distributed_train", "one_device", 1, "fit"), ("distributed_train", "mirrored", 1, "fit"),
+            ("distributed_train", "mirrored", 2, "fit"), ("distributed_train", "mirrored", 2, "custom"),
+            ("distributed_train", "multi_worker", 2, "custom"), ("all_reduce", "mirrored", 2, None),
+            ("all_reduce", "multi_worker", 2, None)} <= ran
+    for bench in doc["benchmarks"]:
+        assert {"strategy", "replicas", "workers"} <= set(bench["extra_info"]["params"])
+    assert "keras-team/keras#20585" in result.stdout  # fit under MultiWorkerMirroredStrategy: skipped, with why
+    report = (out / "report.md").read_text()
+    assert "Scaling across replicas" in report and "All-reduce bandwidth" in report
+    assert (out / "charts" / "scaling_efficiency.png").exists()
+    assert not leftover_workers()
+
+
+def test_scaling_efficiency_is_throughput_over_n_times_one_replica():
+    rows = pd.DataFrame([
+        {"run_id": "r", "device": "cpu", "mode": "graph", "workload": "distributed_train", "param_model": "mlp",
+         "param_per_replica_batch": 64, "param_samples": 1024, "param_loop": "fit", "param_strategy": strategy,
+         "param_workers": 1, "replicas_in_sync": replicas, "throughput": throughput}
+        for strategy, replicas, throughput in [("one_device", 1, 1000.0), ("mirrored", 1, 900.0), ("mirrored", 2, 1500.0)]
+    ])
+    table = scaling.efficiency(rows).set_index(["param_strategy", "replicas_in_sync"])
+    assert table.loc[("mirrored", 2), "efficiency"] == 0.75  # 1500 / (2 x 1000): one_device is the baseline
+    assert table.loc[("mirrored", 2), "speedup"] == 1.5
+
+
+def test_a_worker_that_dies_is_a_clear_error_and_leaves_no_process(tmp_path, cpu, monkeypatch, capfd):
+    monkeypatch.chdir(REPO)  # where the workers find tests.die_as_worker
+    cases = [c for c in enumerate_cases("smoke", [cpu], ["graph"], ["all_reduce"])
+             if c.params["strategy"] == "multi_worker"]
+    assert len(cases) == 2
+    (group,) = plan_groups(cases, isolate="auto")
+    options = ["-p", "tests.die_as_worker", "-p", "no:cacheprovider", "--tensorbench-profile=smoke",
+               "--tensorbench-devices=cpu", "--tensorbench-only=all_reduce", "--tensorbench-no-table"]
+    assert run_groups([group], options, tmp_path) == 1
+    err = capfd.readouterr().err
+    assert "worker 1 exited with status 3" in err, err[-3000:]
+    doc = json.loads((tmp_path / "0001.json").read_text())
+    assert [b["param"] for b in doc["benchmarks"]] == [cases[0].id]  # what finished before is kept
+    assert not leftover_workers()

@@ -1,0 +1,232 @@
+"""Beyond one device: training and all-reduce under tf.distribute strategies (OneDeviceStrategy as the
+one-replica baseline, MirroredStrategy, MultiWorkerMirroredStrategy, TPUStrategy).
+
+Training is section 3-6-5's fit of the MLP and the CNN under strategy.scope(), or section 3-5-4's
+training step run through strategy.run; the global batch is the per-replica batch times the replicas,
+and one epoch of a fixed number of samples is the timed unit, so throughput compares across replica
+counts. All-reduce sums a tensor of 4 KB to 256 MB across the replicas (bytes per replica; GB/s).
+
+On a CPU, MirroredStrategy's replicas are logical devices that share the same cores: what it shows
+there is the strategy's overhead, not more compute. The report computes scaling efficiency.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import strategies
+from .checks import assert_true
+from .keras_common import KerasWorkload
+from .models import MODELS, synthetic_data
+from .profiles import grid, sweep
+from .registry import register
+from .tf_common import to_numpy
+
+CHECK_EPOCHS = 2
+KERAS_MULTI_WORKER_FIT = ("Keras 3's fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585: it "
+                          "reduces a per-replica batch to build the model); the custom loop runs it")
+
+
+def _points(*replicas: int) -> list[dict[str, Any]]:
+    """Strategy points: the one-replica baseline, MirroredStrategy at each replica count, two workers
+    with MultiWorkerMirroredStrategy, and TPUStrategy over every core of a TPU."""
+    return ([{"strategy": "one_device", "replicas": 1, "workers": 1}]
+            + [{"strategy": "mirrored", "replicas": r, "workers": 1} for r in replicas]
+            + [{"strategy": "multi_worker", "replicas": 2, "workers": 2},
+               {"strategy": "tpu", "replicas": "all", "workers": 1}])
+
+
+POINTS = sweep(smoke=_points(1, 2), standard=_points(1, 2, 4), full=_points(1, 2, 4, 8))
+
+
+class _StrategyWorkload(KerasWorkload):
+    """A workload run under a strategy. Graph mode only: strategy.run traces its function anyway."""
+
+    family = "distributed"
+    modes = ("graph",)
+
+    def mode_note(self) -> str:
+        return "replicas run traced functions; TPUStrategy compiles them with XLA itself"
+
+    def process_spec(self, device) -> strategies.ProcessSpec | None:
+        """MirroredStrategy over several CPUs needs the CPU split at start-up; several workers need one
+        process each."""
+        strategy, replicas, workers = (self.params[k] for k in ("strategy", "replicas", "workers"))
+        if strategy == "mirrored" and device.kind == "CPU" and replicas > 1:
+            return strategies.ProcessSpec(logical_devices=replicas)
+        if strategy == "multi_worker":
+            return strategies.ProcessSpec(workers=workers)
+        return None
+
+    def lockstep(self) -> bool:
+        return self.params["workers"] > 1
+
+    def unsupported(self, device, mode):
+        return super().unsupported(device, mode) or strategies.unavailable(
+            self.params["strategy"], self.params["replicas"], self.params["workers"], device)
+
+    def start_strategy(self, device) -> None:
+        self.strategy = strategies.make(self.params["strategy"], self.params["replicas"], device)
+        self.replicas = self.strategy.num_replicas_in_sync
+        ops = getattr(self.strategy.extended, "_cross_device_ops", None)  # how replicas exchange gradients
+        self._figures.update(strategy_class=type(self.strategy).__name__, replicas_in_sync=self.replicas,
+                             workers=self.params["workers"], cross_device_ops=type(ops).__name__ if ops else None)
+
+
+@register
+class DistributedTrain(_StrategyWorkload):
+    """One epoch of training the MLP or the CNN under a strategy: Keras fit, or a custom step through
+    strategy.run over a distributed dataset."""
+
+    name = "distributed_train"
+    section = "3-5-4,3-6-5"
+    sweeps = sweep(**{
+        profile: [{**point, **config} for config in configs for point in POINTS[profile]]
+        for profile, configs in {
+            "smoke": grid(model=["mlp"], per_replica_batch=[8], samples=[64], loop=["fit", "custom"]),
+            "quick": grid(model=["mlp", "cnn28"], per_replica_batch=[64], samples=[1024], loop=["fit", "custom"]),
+            "standard": grid(model=["mlp", "cnn28"], per_replica_batch=[32, 128], samples=[4096],
+                             loop=["fit", "custom"]),
+            "full": grid(model=["mlp", "cnn28"], per_replica_batch=[32, 128, 512], samples=[65536],
+                         loop=["fit", "custom"]),
+        }.items()
+    })
+
+    def __init__(self, model: str, strategy: str, replicas: int | str, workers: int, per_replica_batch: int,
+                 samples: int, loop: str = "fit", dtype: str = "float32"):
+        super().__init__(model=model, strategy=strategy, replicas=replicas, workers=workers,
+                         per_replica_batch=per_replica_batch, samples=samples, loop=loop, dtype=dtype)
+
+    def items(self):
+        return float(self.params["samples"])
+
+    def unsupported(self, device, mode):
+        if self.params["strategy"] == "multi_worker" and self.params["loop"] == "fit":
+            return KERAS_MULTI_WORKER_FIT
+        return super().unsupported(device, mode)
+
+    def setup(self, device, mode):
+        self.seed_everything()
+        self.start_strategy(device)
+        self.global_batch = self.params["per_replica_batch"] * self.replicas
+        x, labels = synthetic_data(self.params["model"], self.params["samples"])
+        with self.strategy.scope():
+            self.model = MODELS[self.params["model"]].build()
+            self.optimizer = keras.optimizers.RMSprop()
+        self._figures["global_batch"] = self.global_batch
+        if self.params["loop"] == "fit":
+            self.model.compile(optimizer=self.optimizer, loss=keras.losses.SparseCategoricalCrossentropy(),
+                               jit_compile=False)
+            self.dataset = tf.data.Dataset.from_tensor_slices((x, labels)).batch(self.global_batch).cache()
+        else:
+            with self.strategy.scope():
+                self.optimizer.build(self.model.trainable_variables)
+            self.dataset = self.strategy.distribute_datasets_from_function(self._shard(x, labels))
+            self.loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction=None)
+            self.train_epoch = tf.function(self._train_epoch)
+
+    def _shard(self, x: np.ndarray, labels: np.ndarray):
+        """Each worker's input pipeline reads its own share of the samples, batched per replica."""
+        def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+            batch = context.get_per_replica_batch_size(self.global_batch)
+            return (tf.data.Dataset.from_tensor_slices((x, labels))
+                    .shard(context.num_input_pipelines, context.input_pipeline_id).batch(batch).cache())
+        return dataset_fn
+
+    def _replica_step(self, x, y):
+        """Section 3-5-4's step, with the loss averaged over the global batch (tf.distribute's rule)."""
+        with tf.GradientTape() as tape:
+            per_example = self.loss_fn(y, self.model(x, training=True))
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch)
+        gradients = tape.gradient(loss, self.model.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
+        return loss
+
+    def _train_epoch(self, dataset):
+        total, steps = tf.constant(0.0), tf.constant(0.0)
+        for x, y in dataset:
+            total += self.strategy.reduce("SUM", self.strategy.run(self._replica_step, args=(x, y)), axis=None)
+            steps += 1.0
+        return total / steps
+
+    def step(self):
+        if self.params["loop"] == "fit":
+            return self.model.fit(self.dataset, epochs=1, shuffle=False, verbose=0).history["loss"][0]
+        return self.train_epoch(self.dataset)
+
+    def check(self, outputs):
+        losses = [float(to_numpy(outputs))] + [float(to_numpy(self.step())) for _ in range(CHECK_EPOCHS)]
+        self._figures["loss_history"] = losses
+        assert_true(bool(np.isfinite(losses).all()), f"non-finite loss {losses}")
+        assert_true(losses[-1] < losses[0], f"loss went from {losses[0]:.4f} to {losses[-1]:.4f} over "
+                    f"{CHECK_EPOCHS} more epochs: the model did not learn")
+        spread = self._replica_spread()
+        assert_true(spread <= 1e-5, f"the replicas' weights differ (relative spread {spread:.1e}): out of sync")
+        return (f"loss fell from {losses[0]:.4f} to {losses[-1]:.4f}; the {self.replicas} replicas' weights agree "
+                f"(relative spread {spread:.1e})")
+
+    def _replica_spread(self) -> float:
+        """Largest relative difference between a replica's weight sum and the mean over replicas (zero
+        when every copy of the model is the same, as synchronous data parallelism promises)."""
+        def spread():
+            total = tf.add_n([tf.reduce_sum(v) for v in self.model.trainable_variables])
+            mean = tf.distribute.get_replica_context().all_reduce("mean", tf.identity(total))
+            return tf.abs(total - mean) / tf.maximum(tf.abs(mean), 1.0)
+        per_replica = self.strategy.run(tf.function(spread))
+        return max(float(to_numpy(v)) for v in self.strategy.experimental_local_results(per_replica))
+
+
+@register
+class AllReduce(_StrategyWorkload):
+    """Sum of one tensor per replica across the replicas (the gradient exchange that bounds scaling)."""
+
+    name = "all_reduce"
+    section = "3-6-5"  # the gradient sum that fit does at every step once it is data-parallel
+    sweeps = sweep(**{
+        profile: [{**point, "size_bytes": size} for size in sizes for point in POINTS[profile]
+                  if point["replicas"] != 1]
+        for profile, sizes in {
+            "smoke": [4 << 10, 64 << 10],
+            "quick": [4 << 10, 256 << 10, 16 << 20],
+            "standard": [4 << 10, 64 << 10, 1 << 20, 16 << 20, 256 << 20],
+            "full": [(4 << 10) * 4**i for i in range(9)],  # 4 KB, 16 KB, ..., 256 MB
+        }.items()
+    })
+
+    def __init__(self, size_bytes: int, strategy: str, replicas: int | str, workers: int, dtype: str = "float32"):
+        super().__init__(size_bytes=size_bytes, strategy=strategy, replicas=replicas, workers=workers, dtype=dtype)
+
+    def bytes(self):
+        """Bytes each replica contributes: GB/s is the algorithm bandwidth; times bus_factor, NCCL's bus
+        bandwidth (what each link carried)."""
+        return float(self.params["size_bytes"])
+
+    def setup(self, device, mode):
+        self.start_strategy(device)
+        self.elements = self.params["size_bytes"] // self.itemsize
+        self._figures["bus_factor"] = 2 * (self.replicas - 1) / self.replicas
+
+        def replica_value():  # replica r holds r + 1 everywhere, made on its own device
+            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+            return tf.fill([self.elements], tf.cast(replica + 1, self.dtype))
+
+        self.values = self.strategy.run(tf.function(replica_value))
+        # tf.identity: under MultiWorkerMirroredStrategy a traced input has no device, and all_reduce
+        # needs one; Identity forwards its input's buffer, it does not copy it.
+        self.all_reduce = tf.function(lambda values: self.strategy.run(
+            lambda t: tf.distribute.get_replica_context().all_reduce("sum", tf.identity(t)), args=(values,)))
+
+    def step(self):
+        return self.all_reduce(self.values)
+
+    def check(self, outputs):
+        expected = self.replicas * (self.replicas + 1) / 2  # 1 + 2 + ... + replicas
+        for local in self.strategy.experimental_local_results(outputs):
+            result = to_numpy(local)
+            assert_true(result.shape == (self.elements,) and bool(np.all(result == expected)),
+                        f"all-reduce gave {np.unique(result)[:5]} where every element should be {expected:g}")
+        return f"every element of every replica's sum is {expected:g} (1 + ... + {self.replicas}), exactly"
