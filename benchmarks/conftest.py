@@ -7,6 +7,8 @@ passes the --tensorbench-* options below.
 
 from __future__ import annotations
 
+import ctypes
+import os
 import signal
 
 import pytest
@@ -49,6 +51,21 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _end_with_parent() -> None:
+    """In a process that `tensorbench run` started (scripts/processes.py): be killed when run dies, even
+    by SIGKILL (Linux's PR_SET_PDEATHSIG), so that no worker outlives it, waiting in a collective for a
+    peer that is gone. What finished is already in this process's JSON (checkpoints); run is gone anyway."""
+    parent = os.environ.get("TENSORBENCH_PARENT_PID")
+    if not parent:
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux
+        return
+    if os.getppid() != int(parent):
+        pytest.exit("tensorbench run, which started this process, has ended", returncode=2)
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-benchmark reads its options
 def pytest_configure(config):
     strategies.prepare_process()  # before any TensorFlow op: logical CPU devices, a worker's strategy
@@ -60,6 +77,7 @@ def pytest_configure(config):
         signal.signal(signal.SIGTERM, _interrupt)
     except ValueError:  # not the main thread
         pass
+    _end_with_parent()
     # The profile's round settings, unless the user gave pytest-benchmark's own options.
     given = " ".join(map(str, config.invocation_params.args))
     profile = PROFILES[config.getoption("--tensorbench-profile")]

@@ -1,8 +1,8 @@
 """`tensorbench compare BASELINE CANDIDATE [--fail-above PCT]`: is the candidate run faster or slower,
 benchmark by benchmark, and is the difference real?
 
-Benchmarks are matched by workload, parameters, mode, dtype and device kind, so a workstation's GPU
-can be set against a Colab runtime's. Each gets the ratio of medians (candidate / baseline: above 1 is
+Benchmarks are matched by workload, parameters, mode, dtype, device kind and Keras backend, so a
+workstation's GPU can be set against a Colab runtime's. Each gets the ratio of medians (candidate / baseline: above 1 is
 slower) and a bootstrap 95% confidence interval from the raw rounds; a verdict says faster or slower
 only when the interval excludes 1. Workloads whose versions differ are not compared, and that is said.
 """
@@ -16,7 +16,7 @@ from . import results
 from .errors import UsageError
 from .summary import case_label, human_time
 
-MATCH_KEYS = ["workload", "params", "mode", "dtype", "device_kind"]
+MATCH_KEYS = ["workload", "params", "mode", "dtype", "device_kind", "backend"]
 RESAMPLES = 2000
 
 
@@ -54,7 +54,7 @@ def compare(baseline_path: str, candidate_path: str) -> tuple[pd.DataFrame, list
     matched = matched.drop(changed.index)
     if matched.empty:
         raise UsageError("no benchmark of the candidate matches one of the baseline (same workload, parameters, "
-                         "mode, dtype and device kind)")
+                         "mode, dtype, device kind and backend)")
     unmatched = len(candidate) - len(matched)
     if unmatched:
         notes.append(f"{unmatched} candidate benchmarks have no match in the baseline")

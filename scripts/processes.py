@@ -25,6 +25,7 @@ from pathlib import Path
 
 from tensorbench.workloads.strategies import ProcessSpec, loopback_tf_configs
 
+PARENT_PID_ENV = "TENSORBENCH_PARENT_PID"
 GRACE_S = 30.0
 STOP_WAIT_S = 10.0
 BASE_TIMEOUT_S = 300.0
@@ -38,12 +39,13 @@ class Group:
 
     spec: ProcessSpec
     cases: list = field(default_factory=list)
+    limit_s: float | None = None
+    """Overrides the time allowed: a whole backend's run, which enumerates its own cases and has no
+    collective to hang in, has none (float("inf"))."""
 
     @property
     def timeout_s(self) -> float:
-        """No limit for a whole backend's run (no cases listed: it enumerates its own, and has no
-        collective to hang in)."""
-        return BASE_TIMEOUT_S + CASE_TIMEOUT_S * len(self.cases) if self.cases else float("inf")
+        return self.limit_s if self.limit_s is not None else BASE_TIMEOUT_S + CASE_TIMEOUT_S * len(self.cases)
 
 
 def plan_groups(cases: list, isolate: str) -> list[Group]:
@@ -91,8 +93,10 @@ def run_group(group: Group, command: list[str], json_path: Path, folder: Path) -
 
 
 def _start(command: list[str], env: dict[str, str], output=None) -> subprocess.Popen:
-    return subprocess.Popen(command, env=env, start_new_session=True, stdout=output,
-                            stderr=subprocess.STDOUT if output else None)
+    """A child in a session of its own, told our pid so that it ends if we are killed outright
+    (benchmarks/conftest.py asks the kernel for that)."""
+    return subprocess.Popen(command, env={**env, PARENT_PID_ENV: str(os.getpid())}, start_new_session=True,
+                            stdout=output, stderr=subprocess.STDOUT if output else None)
 
 
 def _wait(children: list[Child], timeout_s: float) -> int:

@@ -64,7 +64,7 @@ def plan(profile: str, devices: list[str], modes: list[str], only: list[str]) ->
     from tensorbench.workloads import registry
     from tensorbench.workloads.cases import enumerate_cases
 
-    chosen = registry.select(only)  # imports TensorFlow
+    chosen = registry.select(only)  # imports the catalogue, and so the backend's framework
     if not chosen:
         every = registry.all_workloads()
         sections = sorted({s for cls in every.values() for s in registry.sections(cls)})
@@ -124,7 +124,7 @@ def run(profile: str, devices: list[str], modes: list[str], only: list[str], out
     exclude = f"--tensorbench-exclude={','.join(case.id for case in apart)}"
     # -v: one line per benchmark, with the progress; skip and failure reasons at the end (-rfs)
     status = int(pytest.main([str(_benchmarks_dir()), "-v", f"--benchmark-json={json_path}", exclude, *options]))
-    groups += [processes.Group(ProcessSpec(backend=b)) for b in others]  # each enumerates its own cases
+    groups += [processes.Group(ProcessSpec(backend=b), limit_s=float("inf")) for b in others]  # enumerate their own
     if groups and status != pytest.ExitCode.INTERRUPTED:
         status = max(status, run_groups(groups, options, out_dir / "isolated"))
         merge_parts(json_path, sorted((out_dir / "isolated").glob("*.json")))
@@ -167,7 +167,8 @@ def run_groups(groups: list, options: list[str], folder: Path) -> int:
 
 
 def merge_parts(json_path: Path, parts: list[Path]) -> None:
-    """Add the isolated runs' benchmarks and out-of-memory records to the run's JSON."""
+    """Add the other processes' benchmarks and out-of-memory records to the run's JSON, and the machine
+    info of each other Keras backend's process (its framework's version and settings)."""
     from tensorbench.benchmarks.out_of_memory import with_largest_fitted
 
     docs = [json.loads(p.read_text()) for p in [json_path, *parts] if p.exists() and p.stat().st_size]
@@ -178,6 +179,10 @@ def merge_parts(json_path: Path, parts: list[Path]) -> None:
     for doc in docs[1:]:
         merged["benchmarks"].extend(doc["benchmarks"])
         records.extend(doc.get("tensorbench", {}).get("out_of_memory", []))
+        environment = doc.get("machine_info", {}).get("tensorbench", {})
+        backend = environment.get("keras", {}).get("backend")
+        if backend and backend != merged.get("machine_info", {}).get("tensorbench", {}).get("keras", {}).get("backend"):
+            merged["tensorbench"].setdefault("machine_info_by_backend", {})[backend] = environment
     merged["tensorbench"]["out_of_memory"] = with_largest_fitted(records, merged["benchmarks"])
     json_path.write_text(json.dumps(merged, indent=4))
 

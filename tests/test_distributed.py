@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -87,4 +88,19 @@ def test_a_worker_that_dies_is_a_clear_error_and_leaves_no_process(tmp_path, cpu
     assert "worker 1 exited with status 3" in err, err[-3000:]
     doc = json.loads((tmp_path / "0001.json").read_text())
     assert [b["param"] for b in doc["benchmarks"]] == [cases[0].id]  # what finished before is kept
+    assert not leftover_workers()
+
+
+def test_a_hung_worker_group_is_stopped_at_its_deadline_with_what_it_started(tmp_path, monkeypatch, capfd):
+    """Two 'workers' that hang, one having started a process of its own: the group's deadline stops them
+    all (their whole sessions), and says so."""
+    from tensorbench.scripts import processes
+
+    monkeypatch.setattr(processes, "BASE_TIMEOUT_S", 3.0)
+    hang = ("import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); "
+            "time.sleep(600)")
+    group = processes.Group(ProcessSpec(workers=2))
+    status = processes.run_group(group, [sys.executable, "-c", hang], tmp_path / "0001.json", tmp_path)
+    assert status == 1
+    assert "still running after the time allowed" in capfd.readouterr().err
     assert not leftover_workers()

@@ -147,9 +147,13 @@ class DistributedTrain(_StrategyWorkload):
         return loss
 
     def _train_epoch(self, dataset):
+        """Mean loss over the epoch of this worker's replicas (their shares of each global batch's loss),
+        summed locally: strategy.reduce here, a collective to one device, left MirroredStrategy's
+        collective keys out of step across its devices (TensorFlow 2.21), and the next collective failed."""
         total, steps = tf.constant(0.0), tf.constant(0.0)
         for x, y in dataset:
-            total += self.strategy.reduce("SUM", self.strategy.run(self._replica_step, args=(x, y)), axis=None)
+            losses = self.strategy.run(self._replica_step, args=(x, y))
+            total += tf.add_n(self.strategy.experimental_local_results(losses))
             steps += 1.0
         return total / steps
 
@@ -176,7 +180,7 @@ class DistributedTrain(_StrategyWorkload):
             total = tf.add_n([tf.reduce_sum(v) for v in self.model.trainable_variables])
             mean = tf.distribute.get_replica_context().all_reduce("mean", tf.identity(total))
             return tf.abs(total - mean) / tf.maximum(tf.abs(mean), 1.0)
-        per_replica = self.strategy.run(tf.function(spread))
+        per_replica = tf.function(lambda: self.strategy.run(spread))()  # strategy.run traced once, as in fit
         return max(float(to_numpy(v)) for v in self.strategy.experimental_local_results(per_replica))
 
 
@@ -214,7 +218,7 @@ class AllReduce(_StrategyWorkload):
             replica = tf.distribute.get_replica_context().replica_id_in_sync_group
             return tf.fill([self.elements], tf.cast(replica + 1, self.dtype))
 
-        self.values = self.strategy.run(tf.function(replica_value))
+        self.values = tf.function(lambda: self.strategy.run(replica_value))()
         # tf.identity: under MultiWorkerMirroredStrategy a traced input has no device, and all_reduce
         # needs one; Identity forwards its input's buffer, it does not copy it.
         self.all_reduce = tf.function(lambda values: self.strategy.run(

@@ -117,7 +117,20 @@ def unavailable(strategy: str, replicas: int, workers: int, device) -> str | Non
 
 
 def make(strategy: str, replicas: int, device):
-    """The tf.distribute strategy for a case (unavailable() has said it can be built)."""
+    """The tf.distribute strategy for a case (unavailable() has said it can be built), one per process for
+    each set of devices: a second MirroredStrategy over the same devices starts its collective keys again,
+    and its collectives then collide with the first one's (TensorFlow 2.21: "Shape mismatch in the
+    collective instance"), so later cases reuse the first."""
+    key = (strategy, replicas, device.kind)
+    if key not in _made:
+        _made[key] = _build(strategy, replicas, device)
+    return _made[key]
+
+
+_made: dict[tuple, Any] = {}
+
+
+def _build(strategy: str, replicas: int, device):
     import tensorflow as tf
 
     if strategy == "one_device":
