@@ -39,7 +39,9 @@ def test_profiles_are_data_in_increasing_size():
     (["3-6-7"], {"predict", "inference"}),
     (["3-5-1", "gradients"], {"fill", "random", "variable", "gradient_tape", "weight_gradient"}),
     (["3-5"], {"fill", "random", "variable", "elementwise", "matmul", "gradient_tape", "weight_gradient",
-               "linear_classifier", "distributed_train"}),  # 3-5-4's step, under a strategy
+               "linear_classifier"}),  # not distributed_train (3-5-4 under a strategy): it runs when named
+    (["distributed"], {"distributed_train", "all_reduce"}),
+    (["all_reduce"], {"all_reduce"}),
     (["3-6-"], set()),
 ])
 def test_only_selects_by_name_family_or_section(patterns, expected):

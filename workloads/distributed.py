@@ -48,6 +48,7 @@ class _StrategyWorkload(KerasWorkload):
 
     family = "distributed"
     modes = ("graph",)
+    only_when_asked = True  # --only distributed (or all_reduce, distributed_train)
 
     def mode_note(self) -> str:
         return "replicas run traced functions; TPUStrategy compiles them with XLA itself"

@@ -65,8 +65,9 @@ def matches(cls: type[Workload], patterns: list[str]) -> bool:
 
 
 def select(patterns: list[str] | None) -> dict[str, type[Workload]]:
-    """The workloads that `patterns` select; all of them when there is no pattern."""
+    """The workloads that `patterns` select; all of them when there is no pattern. One that runs only when
+    asked (`only_when_asked`) needs its name or family among the patterns: a section is not enough."""
     catalogue = all_workloads()
-    if not patterns:
-        return catalogue
-    return {name: cls for name, cls in catalogue.items() if matches(cls, patterns)}
+    return {name: cls for name, cls in catalogue.items()
+            if (not patterns or matches(cls, patterns))
+            and (not cls.only_when_asked or any(p in (cls.name, cls.family) for p in patterns or []))}
