@@ -27,12 +27,15 @@ def case_label(row: pd.Series) -> str:
 
 
 def overview(table: pd.DataFrame) -> pd.DataFrame:
-    """Median seconds pivoted: rows are workload and parameters, columns are device/mode."""
+    """Median seconds pivoted: rows are workload and parameters, columns are device and mode (and the
+    Keras backend, when it is not TensorFlow)."""
     if table.empty:
         return pd.DataFrame()
+    backend = table["backend"].fillna("tensorflow") if "backend" in table else "tensorflow"
     frame = table.assign(
         case=table.apply(case_label, axis=1),
-        column=table["device"].fillna("?") + " " + table["mode"].fillna("?"),
+        column=table["device"].fillna("?") + " " + table["mode"].fillna("?")
+        + pd.Series(backend, index=table.index).map(lambda b: "" if b == "tensorflow" else f" {b}"),
     )
     order = list(dict.fromkeys(frame["case"]))
     pivot = frame.pivot_table(index="case", columns="column", values="median_s", aggfunc="first")

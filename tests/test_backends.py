@@ -52,6 +52,8 @@ def test_fit_runs_under_tensorflow_and_jax_in_one_json(tmp_path):
     assert {("fit", "jax", m) for m in ("eager", "xla")} <= ran
     assert ("dense_forward", "jax", "xla") in ran
     assert "Keras on jax has no graph mode" in result.stdout  # a skip, with why
+    assert "cpu xla jax" in result.stdout  # the closing table has a column per backend
+    assert doc["tensorbench"]["machine_info_by_backend"]["jax"]["keras"]["backend"] == "jax"
     table = backend_report.comparison_table(results.load([out / "benchmarks.json"]))
     assert "jax vs tensorflow" in table.columns and len(table) >= 3
     assert "Keras backends side by side" in (out / "report.md").read_text()
