@@ -74,3 +74,15 @@ def test_the_keras_workloads_run_with_jax_and_no_tensorflow(tmp_path):
         "dense_forward", "fit", "fit_validation", "evaluate", "predict"}
     tb = doc["machine_info"]["tensorbench"]
     assert "tensorflow" not in tb and tb["keras"]["backend"] == "jax" and "jax" in tb
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
+def test_fit_runs_under_torch_as_the_only_backend(tmp_path):
+    """The first backend listed runs in run's own process: here PyTorch, with no TensorFlow workload."""
+    out = tmp_path / "run"
+    result = tensorbench("run", "--profile", "smoke", "--backends", "torch", "--only", "fit", "--devices", "cpu",
+                         "--output", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
+    doc = json.loads((out / "benchmarks.json").read_text())
+    assert {(b["extra_info"]["backend"], b["extra_info"]["mode"]) for b in doc["benchmarks"]} == {("torch", "eager")}
+    assert doc["machine_info"]["tensorbench"]["torch"]["version"]

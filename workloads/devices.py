@@ -153,9 +153,11 @@ def _discover() -> tuple[tuple[Device, ...], tuple[tuple[str, str], ...]]:
 
 def _keras_device(framework: str, kind: str, index: int, name: str, memory: int | None = None,
                   **details: Any) -> Device:
-    """A device found by JAX or PyTorch: keras.device takes "cpu:0", "gpu:0", "tpu:0"."""
-    return Device(kind, index, None, name, memory,
-                  {"backend": framework, "keras_device": f"{kind.lower()}:{index}", **details})
+    """A device found by JAX or PyTorch: keras.device takes "cpu:0", "gpu:0", "tpu:0". PyTorch's CPU is
+    "cpu": under keras.device("cpu:0") Keras 3.15 moves each new torch Parameter with .to("cpu:0"), which
+    copies it (torch's "cpu" is not "cpu:0"), and training then finds no gradients on the copies."""
+    scope = "cpu" if (framework, kind) == ("torch", "CPU") else f"{kind.lower()}:{index}"
+    return Device(kind, index, None, name, memory, {"backend": framework, "keras_device": scope, **details})
 
 
 def _discover_jax() -> tuple[tuple[Device, ...], tuple[tuple[str, str], ...]]:
