@@ -47,7 +47,14 @@ def pytest_addoption(parser):
                     help="leave out pytest-benchmark's table (tensorbench run prints its own)")
 
 
+_SIGNALLED: list[int] = []
+
+
 def _interrupt(signum, frame):
+    """Ctrl-C and SIGTERM: raise KeyboardInterrupt, and remember the signal, since the exception can be
+    lost (raised inside a __del__ or a callback, Python only prints it): pytest_runtest_teardown then
+    stops the session after the benchmark in progress."""
+    _SIGNALLED.append(signum)
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -74,7 +81,8 @@ def pytest_configure(config):
     config.stash[OUT_OF_MEMORY] = []
     # SIGTERM ends the run like Ctrl-C: pytest finishes the session and the JSON keeps what finished.
     try:
-        signal.signal(signal.SIGTERM, _interrupt)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _interrupt)
     except ValueError:  # not the main thread
         pass
     _end_with_parent()
@@ -183,6 +191,11 @@ def _checkpoint(config) -> None:
     config.hook.pytest_benchmark_update_json(config=config, benchmarks=session.benchmarks, output_json=output)
     session.json.write(safe_dumps(output, ensure_ascii=True).encode())
     session.json.flush()
+
+
+def pytest_runtest_teardown(item, nextitem):
+    if _SIGNALLED and not item.session.shouldstop:
+        item.session.shouldstop = f"interrupted by signal {_SIGNALLED[0]}"  # pytest: exit status 2
 
 
 def pytest_collection_modifyitems(config, items):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 from tensorbench.workloads.base import KERAS_BACKENDS, MODES
@@ -125,6 +126,9 @@ def compare_command(baseline: str, candidate: str, fail_above: float | None, csv
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow's INFO lines drown the progress
+    # SIGINT interrupts a run and keeps what finished, even where the shell started us with SIGINT
+    # ignored (a background job): `kill -INT` then still means stop.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         args = build_parser().parse_args(argv)
         if args.command == "run":
