@@ -103,12 +103,13 @@ def test_plain_pytest_works_on_its_own(tmp_path):
     assert all(b["options"]["min_rounds"] == 2 for b in doc["benchmarks"])  # the profile's setting
 
 
-def test_the_reference_run_compares_against_a_new_run(smoke_run, tmp_path):
-    """The shipped reference (quick profile) and this smoke run share their smallest cases."""
+@pytest.mark.parametrize("name", ["quick-cpu", "standard-cpu"])
+def test_the_reference_run_compares_against_a_new_run(smoke_run, tmp_path, name):
+    """The shipped references (quick and standard profiles) and this smoke run share their smallest cases."""
     _, doc = smoke_run
     new = tmp_path / "new.json"
     new.write_text(json.dumps(doc))
-    reference = REPO / "results" / "reference" / "quick-cpu" / "benchmarks.json"
+    reference = REPO / "results" / "reference" / name / "benchmarks.json"
     assert (reference.parent / "NOTE.md").exists()
     result = tensorbench("compare", str(reference), str(new))
     assert result.returncode == 0, result.stderr
