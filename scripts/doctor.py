@@ -42,16 +42,16 @@ def verdict(checks: list[Check]) -> str:
 def best_time(call, device, repeats: int = 20, warm: int = 5) -> float:
     """Fastest of `repeats` synchronised calls, after `warm` untimed ones (the first few calls after
     the first were 2 to 3 times slower on the development machine: memory and thread pools settle)."""
-    from tensorbench.workloads.devices import sync
+    from tensorbench.workloads.devices import wait
 
     for _ in range(warm):
         call()
-    sync(device)
+    wait(device)
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         call()
-        sync(device)
+        wait(device)
         best = min(best, time.perf_counter() - start)
     return best
 

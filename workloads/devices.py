@@ -86,11 +86,6 @@ def wait(device: Device, outputs=None) -> None:
         tf.test.experimental.sync_devices()
 
 
-def sync(device: Device) -> None:
-    """Wait until every op already queued on an asynchronous device has finished (see must_wait)."""
-    wait(device)
-
-
 def host_memory_bytes() -> int | None:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

@@ -20,11 +20,11 @@ import tensorflow as tf
 
 from . import strategies
 from .checks import assert_true
+from .keras_backend import to_numpy
 from .keras_common import KerasWorkload
 from .models import MODELS, synthetic_data
 from .profiles import grid, sweep
 from .registry import register
-from .tf_common import to_numpy
 
 CHECK_EPOCHS = 2
 KERAS_MULTI_WORKER_FIT = ("Keras 3's fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585: it "

@@ -15,7 +15,8 @@ import numpy as np
 
 from .base import Workload
 from .checks import assert_close, relative_error
-from .tf_common import compile_for_mode, on_device, to_numpy
+from .keras_backend import to_numpy
+from .tf_common import compile_for_mode, on_device
 
 
 class FunctionWorkload(Workload):

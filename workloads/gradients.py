@@ -9,9 +9,10 @@ import tensorflow as tf
 from .base import Workload
 from .checks import assert_close
 from .function import FunctionWorkload
+from .keras_backend import to_numpy
 from .profiles import grid, sweep
 from .registry import register
-from .tf_common import compile_for_mode, on_device, to_numpy
+from .tf_common import compile_for_mode, on_device
 
 # case: (what it computes, analytic answer)
 TAPE_CASES = {

@@ -23,7 +23,6 @@ BACKEND_MODES = {
     "jax": ("eager", "xla"),  # run_eagerly; jax.jit (XLA): JAX has no graph mode apart from XLA
     "torch": ("eager",),  # torch.compile is neither a TensorFlow graph nor XLA: not measured yet
 }
-PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 
 
 def current() -> str:
@@ -74,5 +73,6 @@ def compile_options(mode: str) -> dict[str, Any]:
 
 
 def to_numpy(value: Any) -> np.ndarray:
-    """Outputs of a step (a backend tensor, a variable, an array, a scalar) as NumPy, for checks only."""
+    """Outputs of a step (a tensor of any backend, a tf.Variable, an array, a scalar) as NumPy, for checks
+    only: the one conversion every workload uses."""
     return np.asarray(keras.ops.convert_to_numpy(value))

@@ -12,9 +12,10 @@ import tensorflow as tf
 from .base import Workload
 from .checks import assert_close, assert_true
 from .data import two_clouds
+from .keras_backend import to_numpy
 from .profiles import sweep
 from .registry import register
-from .tf_common import compile_for_mode, on_device, to_numpy
+from .tf_common import compile_for_mode, on_device
 
 TRAINING_STEPS = 40  # listing 3.21
 MAX_FINAL_LOSS = 0.05

@@ -41,10 +41,3 @@ def on_device(array: np.ndarray, dtype: str) -> tf.Tensor:
 def _device_tail(name: str) -> str:
     """'/job:localhost/replica:0/task:0/device:CPU:0' -> 'CPU:0', the part two spellings share."""
     return name.split("device:")[-1].upper()
-
-
-def to_numpy(value: Any) -> np.ndarray:
-    """Outputs of a step (tensor, variable, array, scalar) as a NumPy array, for checks only."""
-    if hasattr(value, "numpy"):
-        return np.asarray(value.numpy())
-    return np.asarray(value)

@@ -18,12 +18,12 @@ import numpy as np
 import tensorflow as tf
 
 from .checks import assert_close, assert_true
-from .keras_backend import compile_options
+from .keras_backend import compile_options, to_numpy
 from .keras_common import KerasWorkload, compiled_settings
 from .models import CLASSES, MODELS, synthetic_data
 from .profiles import grid, sweep
 from .registry import register
-from .tf_common import compile_for_mode, on_device, to_numpy
+from .tf_common import compile_for_mode, on_device
 
 OPTIMIZERS = {
     "sgd": lambda: keras.optimizers.SGD(learning_rate=0.01),
