@@ -1,8 +1,9 @@
 """The pytest-benchmark suite: parametrizes workload x device x mode, records the machine, and keeps
-what finished when a run is interrupted or dies.
+what finished when a run is interrupted, dies or finds the suite itself broken.
 
 Runs on its own (`pytest benchmarks/ --benchmark-json=out.json`) or through `tensorbench run`, which
-passes the --tensorbench-* options below.
+passes the --tensorbench-* options below. Only pytest's and pytest-benchmark's public hooks, options and
+fixture attributes are used.
 """
 
 from __future__ import annotations
@@ -12,20 +13,19 @@ import os
 import signal
 
 import pytest
-from pytest_benchmark.utils import safe_dumps
 from tensorbench.workloads import devices, strategies
 from tensorbench.workloads.base import MODES
 from tensorbench.workloads.cases import Case, enumerate_cases
 from tensorbench.workloads.environment import environment
 from tensorbench.workloads.profiles import PROFILES
 
+from . import outcomes, results_file
 from .harness import Rounds, measure
 from .out_of_memory import OutOfMemory, with_largest_fitted
 
 COMPLETED = pytest.StashKey[set]()
 CASES = pytest.StashKey[dict]()
 OUT_OF_MEMORY = pytest.StashKey[list]()
-MACHINE_INFO = pytest.StashKey[dict]()
 
 
 def _csv(value: str | None) -> list[str]:
@@ -43,6 +43,9 @@ def pytest_addoption(parser):
                     help="comma-separated workload names, families or chapter sections (3-5-2)")
     group.addoption("--tensorbench-exclude", default="",
                     help="comma-separated case ids to leave out (tensorbench run runs them in their own processes)")
+    group.addoption("--tensorbench-json", metavar="PATH",
+                    help="write the JSON of every finished benchmark to PATH after each one (tensorbench run's "
+                         "results); --benchmark-json writes pytest-benchmark's at the end")
     group.addoption("--tensorbench-no-table", action="store_true",
                     help="leave out pytest-benchmark's table (tensorbench run prints its own)")
 
@@ -79,6 +82,7 @@ def pytest_configure(config):
     config.stash[COMPLETED] = set()
     config.stash[CASES] = {}
     config.stash[OUT_OF_MEMORY] = []
+    config.stash[results_file.FINISHED] = []
     # SIGTERM ends the run like Ctrl-C: pytest finishes the session and the JSON keeps what finished.
     try:
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -140,12 +144,47 @@ def measure_case(benchmark, request):
             measure(benchmark, case, rounds)
         except OutOfMemory as oom:
             config.stash[OUT_OF_MEMORY].append(oom.record)
-            _checkpoint(config)
+            _save(request.session)
             pytest.skip(str(oom))
         config.stash[COMPLETED].add(request.node.nodeid)
-        _checkpoint(config)
+        config.stash[results_file.FINISHED].append(benchmark.stats)
+        _save(request.session)
 
     return run
+
+
+def _save(session) -> None:
+    """The JSON so far (a run killed later keeps it). If it cannot be saved, nothing measured from now
+    on could be kept: stop, and say why in the last file that was written."""
+    try:
+        results_file.save(session.config)
+    except results_file.SavingFailed as exc:
+        outcomes.stop(session, str(exc))
+        results_file.save_last_with(session.config, lambda benchmarks: _run_record(session.config, benchmarks))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Record how each benchmark ended (setup or call), save the failures too, and stop the session
+    when the suite's own machinery is what fails."""
+    report = yield
+    case_id = getattr(getattr(item, "callspec", None), "params", {}).get("case_id")
+    if case_id is not None and (report.when == "call" or (report.when == "setup" and report.failed)):
+        if report.passed or report.failed:
+            outcomes.record_end(item, item.config.stash[CASES].get(case_id), call.excinfo if report.failed else None)
+        if report.failed:
+            _save(item.session)
+    return report
+
+
+def pytest_sessionfinish(session):
+    if outcomes.STOPPED in session.config.stash:
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR  # the suite, not a benchmark, failed
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if outcomes.STOPPED in config.stash:
+        terminalreporter.write_line(f"tensorbench: stopped: {config.stash[outcomes.STOPPED]}", red=True)
 
 
 def pytest_benchmark_group_stats(config, benchmarks, group_by):
@@ -158,39 +197,24 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info["tensorbench"] = environment()
 
 
-def pytest_benchmark_update_json(config, benchmarks, output_json):
-    """Keep only benchmarks that finished (an interrupted one has partial rounds) and record the run's
-    options; rewind the JSON file so each save replaces the last checkpoint."""
-    completed = config.stash[COMPLETED]
-    output_json["benchmarks"] = [b for b in output_json["benchmarks"] if b["fullname"] in completed]
-    output_json["tensorbench"] = {
+def _run_record(config, benchmarks: list[dict]) -> dict:
+    """The JSON's `tensorbench` block: the run's options, what ran out of memory, what failed, and why
+    the suite stopped itself (null when it did not)."""
+    return {
         "profile": config.getoption("--tensorbench-profile"),
         "devices": config.getoption("--tensorbench-devices") or "all present",
         "modes": config.getoption("--tensorbench-modes"),
         "only": config.getoption("--tensorbench-only"),
-        "out_of_memory": with_largest_fitted(config.stash[OUT_OF_MEMORY], output_json["benchmarks"]),
+        "out_of_memory": with_largest_fitted(config.stash[OUT_OF_MEMORY], benchmarks),
+        **outcomes.run_record(config),
     }
-    handle = config._benchmarksession.json
-    if handle is not None and not handle.closed:
-        handle.seek(0)
-        handle.truncate()
 
 
-def _checkpoint(config) -> None:
-    """Write the JSON of every finished benchmark now, through pytest-benchmark's own hooks."""
-    session = config._benchmarksession
-    if session.json is None:
-        return
-    if MACHINE_INFO not in config.stash:
-        config.stash[MACHINE_INFO] = session.get_machine_info()
-    commit_info = config.hook.pytest_benchmark_generate_commit_info(config=config)
-    output = config.hook.pytest_benchmark_generate_json(
-        config=config, benchmarks=session.benchmarks, include_data=True,
-        machine_info=config.stash[MACHINE_INFO], commit_info=commit_info,
-    )
-    config.hook.pytest_benchmark_update_json(config=config, benchmarks=session.benchmarks, output_json=output)
-    session.json.write(safe_dumps(output, ensure_ascii=True).encode())
-    session.json.flush()
+def pytest_benchmark_update_json(config, benchmarks, output_json):
+    """Keep only benchmarks that finished (an interrupted one has partial rounds) and add the run's record."""
+    completed = config.stash[COMPLETED]
+    output_json["benchmarks"] = [b for b in output_json["benchmarks"] if b["fullname"] in completed]
+    output_json["tensorbench"] = _run_record(config, output_json["benchmarks"])
 
 
 def pytest_runtest_teardown(item, nextitem):

@@ -73,10 +73,11 @@ class Child:
 
 def run_group(group: Group, command: list[str], json_path: Path, folder: Path) -> int:
     """Run `command` (pytest on the group's node ids) in the processes the group needs; the first
-    process (the chief) writes `json_path`. Returns the worst status: 0, 1 (failures), 2 (interrupted)."""
+    process (the chief) writes `json_path`. Returns the worst status: 0, 1 (failures), 2 (interrupted),
+    3 (the suite stopped itself: the JSON's tensorbench.stopped says why)."""
     env = {**os.environ, **group.spec.environment()}
     if group.spec.workers == 1:
-        children = [Child("process", _start(command + [f"--benchmark-json={json_path}"], env))]
+        children = [Child("process", _start(command + [f"--tensorbench-json={json_path}"], env))]
     else:
         # On a user's cluster (TF_CONFIG set), this host is one worker; otherwise all run here.
         configs = [os.environ["TF_CONFIG"]] if "TF_CONFIG" in os.environ else loopback_tf_configs(group.spec.workers)
@@ -84,7 +85,7 @@ def run_group(group: Group, command: list[str], json_path: Path, folder: Path) -
         for index, tf_config in enumerate(configs):
             worker_env = {**env, "TF_CONFIG": tf_config}
             if index == 0:  # the chief: its output is the run's, its JSON the results
-                children.append(Child("worker 0", _start(command + ["-x", f"--benchmark-json={json_path}"], worker_env)))
+                children.append(Child("worker 0", _start(command + ["-x", f"--tensorbench-json={json_path}"], worker_env)))
             else:
                 log = folder / f"{json_path.stem}-worker{index}.log"
                 with log.open("wb") as out:
@@ -122,10 +123,11 @@ def _wait(children: list[Child], timeout_s: float) -> int:
 
 
 def _status(children: list[Child], stopped: bool = False) -> int:
-    """The chief's pytest status: 0, 1, or 2 when the user interrupted it (stopped by us, it failed);
-    1 when another worker failed, with a line that says which and where its output is."""
+    """The chief's pytest status: 0, 1, 3 (the suite stopped itself), or 2 when the user interrupted it
+    (stopped by us, it failed); 1 when another worker failed, with a line that says which and where its
+    output is."""
     chief = children[0].popen.returncode
-    worst = chief if chief in (0, 1) or (chief == 2 and not stopped) else 1
+    worst = chief if chief in (0, 1, 3) or (chief == 2 and not stopped) else 1
     for child in children[1:]:
         if child.popen.returncode != 0:
             print(f"tensorbench: {child.role} exited with status {child.popen.returncode} (its output: {child.log}); "

@@ -148,11 +148,15 @@ def version_conflicts(table: pd.DataFrame) -> list[str]:
     return [f"{workload}: versions {', '.join(sorted(v))}" for workload, v in versions.items() if len(v) > 1]
 
 
+def run_record(path: str | Path) -> dict:
+    """The run's own record (the JSON's `tensorbench` block), its lists holding only records:
+    out_of_memory and failed (lists of dicts), stopped (why the suite stopped itself, or None)."""
+    block = as_dict(read_json(path).get("tensorbench"))
+    lists = {key: [r for r in block[key] if isinstance(r, dict)] if isinstance(block.get(key), list) else []
+             for key in ("out_of_memory", "failed")}
+    return {**block, **lists, "stopped": _text(block.get("stopped"))}
+
+
 def out_of_memory(paths: list[str | Path]) -> list[dict]:
     """The out-of-memory records of these runs (tensorbench.out_of_memory)."""
-    records = []
-    for path in map(Path, paths):
-        block = as_dict(read_json(path).get("tensorbench"))
-        listed = block.get("out_of_memory")
-        records.extend(r for r in listed if isinstance(r, dict)) if isinstance(listed, list) else None
-    return records
+    return [record for path in paths for record in run_record(path)["out_of_memory"]]

@@ -114,18 +114,20 @@ def run(profile: str, devices: list[str], modes: list[str], only: list[str], out
           f"(TensorFlow's start-up messages: {out_dir / 'tensorflow-startup.log'})"
           + (f"; Keras backend {backends[0]}, then {', '.join(others)} in processes of their own" if others else ""),
           flush=True)
+    # -rs: skip reasons at the end; failures are listed by finish(), from the JSON, with those of the
+    # processes of their own
     options = [
-        "-p", "no:cacheprovider", "-rfs", "--no-header", "--tensorbench-no-table",
+        "-p", "no:cacheprovider", "-rs", "--tb=short", "--no-header", "--tensorbench-no-table",
         f"--tensorbench-profile={profile}",
         f"--tensorbench-devices={','.join(devices)}",
         f"--tensorbench-modes={','.join(modes)}",
         f"--tensorbench-only={','.join(only)}",
     ]
     exclude = f"--tensorbench-exclude={','.join(case.id for case in apart)}"
-    # -v: one line per benchmark, with the progress; skip and failure reasons at the end (-rfs)
-    status = int(pytest.main([str(_benchmarks_dir()), "-v", f"--benchmark-json={json_path}", exclude, *options]))
+    # -v: one line per benchmark, with the progress
+    status = int(pytest.main([str(_benchmarks_dir()), "-v", f"--tensorbench-json={json_path}", exclude, *options]))
     groups += [processes.Group(ProcessSpec(backend=b), limit_s=float("inf")) for b in others]  # enumerate their own
-    if groups and status != pytest.ExitCode.INTERRUPTED:
+    if groups and status not in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
         status = max(status, run_groups(groups, options, out_dir / "isolated"))
         merge_parts(json_path, sorted((out_dir / "isolated").glob("*.json")))
     return finish(json_path, status)
@@ -147,7 +149,10 @@ def other_backends(backends: list[str], only: list[str]) -> list[str]:
 
 
 def run_groups(groups: list, options: list[str], folder: Path) -> int:
-    """Each group in its own `python -m pytest` process(es); returns the worst pytest status (2: interrupted)."""
+    """Each group in its own `python -m pytest` process(es); returns the worst pytest status (2: interrupted,
+    3: the suite stopped itself), stopping at either."""
+    import pytest
+
     folder.mkdir(exist_ok=True)
     worst = 0
     for number, group in enumerate(groups, 1):
@@ -160,58 +165,75 @@ def run_groups(groups: list, options: list[str], folder: Path) -> int:
         selected = [*[node_id(c) for c in group.cases], "-q"] if group.cases else [str(_benchmarks_dir()), "-v"]
         command = [sys.executable, "-m", "pytest", *selected, *options]
         status = processes.run_group(group, command, folder / f"{number:04d}.json", folder)
-        if status == 2:  # interrupted
-            return 2
+        if status in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
+            return status
         worst = max(worst, status)
     return worst
 
 
 def merge_parts(json_path: Path, parts: list[Path]) -> None:
-    """Add the other processes' benchmarks and out-of-memory records to the run's JSON, and the machine
-    info of each other Keras backend's process (its framework's version and settings)."""
+    """Add the other processes' benchmarks, failures and out-of-memory records to the run's JSON, the
+    reason one of them stopped, and the machine info of each other Keras backend's process (its
+    framework's version and settings)."""
     from tensorbench.benchmarks.out_of_memory import with_largest_fitted
 
     docs = [json.loads(p.read_text()) for p in [json_path, *parts] if p.exists() and p.stat().st_size]
     if not docs:
         return
     merged = docs[0]
-    records = merged.setdefault("tensorbench", {}).setdefault("out_of_memory", [])
+    block = merged.setdefault("tensorbench", {})
+    records = block.setdefault("out_of_memory", [])
+    failed = block.setdefault("failed", [])
     for doc in docs[1:]:
         merged["benchmarks"].extend(doc["benchmarks"])
         records.extend(doc.get("tensorbench", {}).get("out_of_memory", []))
+        failed.extend(doc.get("tensorbench", {}).get("failed", []))
+        block["stopped"] = block.get("stopped") or doc.get("tensorbench", {}).get("stopped")
         environment = doc.get("machine_info", {}).get("tensorbench", {})
         backend = environment.get("keras", {}).get("backend")
         if backend and backend != merged.get("machine_info", {}).get("tensorbench", {}).get("keras", {}).get("backend"):
-            merged["tensorbench"].setdefault("machine_info_by_backend", {})[backend] = environment
-    merged["tensorbench"]["out_of_memory"] = with_largest_fitted(records, merged["benchmarks"])
-    json_path.write_text(json.dumps(merged, indent=4))
+            block.setdefault("machine_info_by_backend", {})[backend] = environment
+    block["out_of_memory"] = with_largest_fitted(records, merged["benchmarks"])
+    json_path.write_text(json.dumps(merged, indent=1))
 
 
 def finish(json_path: Path, status: int) -> int:
-    """Print the short table and what ran out of memory, say where the results are; map pytest's
-    status to ours."""
+    """Print the short table, what failed and why, what ran out of memory, and where the results are;
+    write the report; map pytest's status to ours. The last line says why the suite stopped itself,
+    when it did."""
     import pytest
 
     from . import results, summary
 
-    kept = 0
+    table, record = results.load([]), {}
     if json_path.exists() and json_path.stat().st_size:
-        table = results.load([json_path])
-        kept = len(table)
+        table, record = results.load([json_path]), results.run_record(json_path)
+    failed, stopped = record.get("failed", []), record.get("stopped")
+    if len(table) or failed:
         print("\nMedian time per call (rows: workload; columns: device and mode)\n")
-        print(summary.format_overview(table))
-        for record in results.read_json(json_path).get("tensorbench", {}).get("out_of_memory", []):
-            print(f"out of memory: {record['case']} (largest batch that fitted: "
-                  f"{record.get('largest_batch_that_fitted')})")
-    print(f"\ntensorbench: {kept} benchmarks in {json_path}")
-    if kept:
+        print(summary.format_overview(table, failed))
+    for oom in record.get("out_of_memory", []):
+        print(f"out of memory: {oom['case']} (largest batch that fitted: {oom.get('largest_batch_that_fitted')})")
+    for failure in failed:
+        print(f"failed: {failure['case']}: {failure['error']}")
+    print(f"\ntensorbench: {len(table)} benchmarks in {json_path}"
+          + (f"; {len(failed)} failed" if failed else ""), flush=True)
+    if len(table):
         from .report import write
 
-        print(f"tensorbench: report in {write([json_path], json_path.parent)}")
+        try:
+            print(f"tensorbench: report in {write([json_path], json_path.parent)}")
+        except Exception as exc:  # noqa: BLE001 - the results are safe in the JSON; `tensorbench report` can retry
+            print(f"tensorbench: error: writing the report failed: {type(exc).__name__}: {exc} "
+                  f"(the results are in {json_path})", file=sys.stderr)
+            status = max(status, pytest.ExitCode.TESTS_FAILED)
+    if stopped or status == pytest.ExitCode.INTERNAL_ERROR:
+        print(f"tensorbench: error: {stopped or 'the suite stopped itself (see its output above)'}", file=sys.stderr)
+        return 1
     if status == pytest.ExitCode.INTERRUPTED:
         print("tensorbench: interrupted; the JSON keeps every benchmark that finished", file=sys.stderr)
         return 130
     if status == pytest.ExitCode.TESTS_FAILED:
-        print("tensorbench: some benchmarks failed (see above); the others are in the JSON", file=sys.stderr)
+        print("tensorbench: some benchmarks failed (listed above); the others are in the JSON", file=sys.stderr)
         return 1
     return 0 if status == pytest.ExitCode.OK else 1

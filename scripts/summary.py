@@ -26,24 +26,37 @@ def case_label(row: pd.Series) -> str:
     return label.removesuffix(f"-{row.get('device')}-{row.get('mode')}")
 
 
-def overview(table: pd.DataFrame) -> pd.DataFrame:
+def _column(device: pd.Series, mode: pd.Series, backend: pd.Series) -> pd.Series:
+    """'cpu graph', and the Keras backend when it is not TensorFlow: 'cpu graph jax'."""
+    return (device.fillna("?") + " " + mode.fillna("?")
+            + backend.fillna("tensorflow").map(lambda b: "" if b == "tensorflow" else f" {b}"))
+
+
+def overview(table: pd.DataFrame, failed: list[dict] | None = None) -> pd.DataFrame:
     """Median seconds pivoted: rows are workload and parameters, columns are device and mode (and the
-    Keras backend, when it is not TensorFlow)."""
-    if table.empty:
+    Keras backend, when it is not TensorFlow). A benchmark that failed shows as FAILED."""
+    frame = pd.DataFrame(columns=["case", "column", "cell"])
+    if not table.empty:
+        backend = table["backend"] if "backend" in table else pd.Series(None, index=table.index, dtype=object)
+        frame = table.assign(case=table.apply(case_label, axis=1),
+                             column=_column(table["device"], table["mode"], backend.astype(object)),
+                             cell=table["median_s"].map(human_time))
+    if failed:
+        failures = pd.DataFrame(failed).reindex(columns=["case", "device", "mode", "backend"])
+        failures = failures.assign(param=failures["case"]).drop(columns="case")
+        frame = pd.concat([frame, failures.assign(
+            case=failures.apply(case_label, axis=1),
+            column=_column(failures["device"], failures["mode"], failures["backend"]),
+            cell="FAILED")[["case", "column", "cell"]]], ignore_index=True)
+    if frame.empty:
         return pd.DataFrame()
-    backend = table["backend"].fillna("tensorflow") if "backend" in table else "tensorflow"
-    frame = table.assign(
-        case=table.apply(case_label, axis=1),
-        column=table["device"].fillna("?") + " " + table["mode"].fillna("?")
-        + pd.Series(backend, index=table.index).map(lambda b: "" if b == "tensorflow" else f" {b}"),
-    )
     order = list(dict.fromkeys(frame["case"]))
-    pivot = frame.pivot_table(index="case", columns="column", values="median_s", aggfunc="first")
-    return pivot.reindex(order)
+    pivot = frame.pivot_table(index="case", columns="column", values="cell", aggfunc="first")
+    return pivot.reindex(order).fillna("-")
 
 
-def format_overview(table: pd.DataFrame) -> str:
-    pivot = overview(table)
+def format_overview(table: pd.DataFrame, failed: list[dict] | None = None) -> str:
+    pivot = overview(table, failed)
     if pivot.empty:
         return "(no finished benchmarks)"
-    return pivot.map(human_time).to_string()
+    return pivot.to_string()

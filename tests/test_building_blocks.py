@@ -12,6 +12,8 @@ from tensorbench.workloads.base import CheckFailed
 from tensorbench.workloads.checks import assert_close, tolerance
 from tensorbench.workloads.profiles import PROFILES, SCALES, grid, sweep
 
+pytestmark = pytest.mark.plumbing
+
 
 def test_a_profile_left_out_reuses_the_one_before():
     sweeps = sweep(smoke=[{"n": 1}], standard=[{"n": 3}])

@@ -11,7 +11,9 @@ import time
 
 import pytest
 
-from .conftest import tensorbench
+from .conftest import REPO, tensorbench
+
+pytestmark = pytest.mark.plumbing
 
 
 def assert_usage_error(result, *fragments: str) -> None:
@@ -95,3 +97,14 @@ def test_an_interrupted_run_keeps_what_finished(tmp_path, signum, status):
     if signum != signal.SIGKILL:
         assert "Traceback" not in stderr
         assert "interrupted" in stderr
+
+
+def test_ci_runs_the_readmes_test_command_in_a_fresh_venv():
+    """The README's set-up is what CI proves: its second command, verbatim, in a venv .ci/run makes."""
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("## Set-up: two commands", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    install_and_run, test = [line.split("  #")[0].strip() for line in block.strip().splitlines()]
+    assert install_and_run.startswith("python3 -m venv .venv && ") and install_and_run.endswith("tensorbench run")
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    assert "python3 -m venv .venv" in ci and test in ci
+    assert ci.index(test) == ci.index("python3 -m venv .venv") + 1

@@ -19,6 +19,8 @@ from tensorbench.scripts.ceilings import datasheet_peak
 
 from .conftest import tensorbench
 
+pytestmark = pytest.mark.plumbing
+
 FIXTURE = Path(__file__).parent / "fixtures" / "quick-cpu-matmul-dense-train.json"
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from .conftest import REPO, run_command, tensorbench
 
+pytestmark = pytest.mark.plumbing
+
 EXTRA_INFO_KEYS = {
     "workload", "family", "version", "section", "backend", "device", "device_kind", "device_name", "mode",
     "dtype", "params", "flops", "bytes", "items", "first_call_s", "check",
@@ -27,6 +29,7 @@ def smoke_run(tmp_path_factory):
     shared by the tests below."""
     out = tmp_path_factory.mktemp("run")
     result = tensorbench("run", "--profile", "smoke", "--devices", "cpu", "--output", str(out))
+    # every case's own check passed (tests/test_workloads.py leaves these cases to this run)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result, json.loads((out / "benchmarks.json").read_text())
 
@@ -48,6 +51,7 @@ def test_extra_info_carries_the_schema(smoke_run):
         info = bench["extra_info"]
         assert EXTRA_INFO_KEYS <= set(info), bench["name"]
         assert info["first_call_s"] > 0 and info["check"]
+        assert all(info[key] is None or info[key] > 0 for key in ("flops", "bytes", "items")), bench["name"]
         assert isinstance(info["params"], dict) and info["params"]["dtype"] == info["dtype"]
         assert info["mode"] in ("eager", "graph", "xla")
         assert bench["params"] == {"case_id": bench["param"]}  # readable, not an object's repr

@@ -1,0 +1,110 @@
+"""When the suite's own machinery breaks (a hook that raises, a changed pytest-benchmark API, an install
+that fails every benchmark the same way), the run stops at once with one line, `tensorbench: error: ...`,
+exit status 1, and a valid JSON of what finished; a workload that fails is listed with its error and the
+run goes on. The breakage is injected by tests/break_the_suite.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+from .conftest import REPO, run_command
+
+pytestmark = pytest.mark.plumbing
+
+
+def broken_run(tmp_path, how: str, *args: str):
+    """`tensorbench run --profile smoke --devices cpu ARGS` with the machinery broken as `how` says."""
+    env = {**os.environ, "PYTEST_PLUGINS": "tests.break_the_suite", "TENSORBENCH_TEST_BREAK": how}
+    result = run_command(sys.executable, "-m", "tensorbench.scripts.cli", "run", "--profile", "smoke",
+                         "--devices", "cpu", "--output", str(tmp_path), *args, cwd=REPO, env=env)
+    document = json.loads((tmp_path / "benchmarks.json").read_text())
+    return result, document
+
+
+def assert_stopped_with_one_line(result, *fragments: str) -> str:
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Traceback" not in result.stderr and "INTERNALERROR" not in result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("tensorbench: error: ")]
+    assert len(errors) == 1 and result.stderr.strip().splitlines()[-1] == errors[0], result.stderr[-3000:]
+    for fragment in fragments:
+        assert fragment in errors[0]
+    return errors[0]
+
+
+def assert_every_benchmark_complete(document) -> None:
+    for bench in document["benchmarks"]:
+        assert len(bench["stats"]["data"]) == bench["stats"]["rounds"] >= 2
+        assert bench["extra_info"]["check"]
+
+
+def test_a_hook_that_raises_stops_the_run_and_keeps_what_finished(tmp_path):
+    result, document = broken_run(tmp_path, "saving", "--only", "tensor_ops")
+    line = assert_stopped_with_one_line(result, "update_json broke")
+    assert len(document["benchmarks"]) == 2  # saved before the hook broke, complete
+    assert_every_benchmark_complete(document)
+    assert document["tensorbench"]["stopped"] in line
+    assert "2 benchmarks in" in result.stdout
+
+
+def test_a_broken_harness_stops_at_the_first_benchmark(tmp_path):
+    result, document = broken_run(tmp_path, "harness", "--only", "tensor_ops")
+    assert_stopped_with_one_line(result, "unexpected keyword argument 'rounds'", "suite's own machinery")
+    assert document["benchmarks"] == []
+    (failure,) = document["tensorbench"]["failed"]
+    assert failure["case"] == "elementwise-square-n8-float32-cpu-eager" and "TypeError" in failure["error"]
+
+
+def test_the_same_error_in_the_first_three_benchmarks_stops_the_run(tmp_path):
+    result, document = broken_run(tmp_path, "workload", "--only", "tensor_ops")
+    assert_stopped_with_one_line(result, "first 3 benchmarks failed with the same error", "libcudnn")
+    assert [f["mode"] for f in document["tensorbench"]["failed"]] == ["eager", "graph", "xla"]
+    assert result.stdout.count("FAILED") >= 3  # in the closing table
+
+
+def test_a_failing_workload_is_listed_with_its_error_and_the_run_goes_on(tmp_path):
+    result, document = broken_run(tmp_path, "matmul-check", "--only", "tensor_ops")
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    failed = document["tensorbench"]["failed"]
+    assert {f["case"] for f in failed} == {f"matmul-n8-float64-cpu-{mode}" for mode in ("eager", "graph", "xla")}
+    assert document["tensorbench"]["stopped"] is None
+    assert any(b["param"] == "matmul-n8-float32-cpu-graph" for b in document["benchmarks"])  # went on
+    assert_every_benchmark_complete(document)
+    for failure in failed:
+        assert f"failed: {failure['case']}: AssertionError: matmul float64 off (injected" in result.stdout
+    row = next(line for line in result.stdout.splitlines() if line.startswith("matmul-n8-float64 "))
+    assert row.split()[1:4] == ["FAILED"] * 3  # cpu eager, graph, xla in the closing table
+    assert "tensorbench: error" not in result.stderr
+
+
+def test_pytest_benchmarks_own_saving_failing_leaves_the_checkpoint(tmp_path):
+    """With plain pytest, --benchmark-json is pytest-benchmark's (written at the end) and --tensorbench-json
+    ours (after each benchmark): its saving breaking at the end leaves ours complete."""
+    ours, theirs = tmp_path / "ours.json", tmp_path / "theirs.json"
+    env = {**os.environ, "TENSORBENCH_TEST_BREAK": "final-save"}
+    result = run_command(
+        sys.executable, "-m", "pytest", str(REPO / "benchmarks"), "-q", "-p", "no:cacheprovider",
+        "-p", "tests.break_the_suite", "--tensorbench-profile=smoke", "--tensorbench-only=matmul",
+        "--tensorbench-devices=cpu", f"--tensorbench-json={ours}", f"--benchmark-json={theirs}", cwd=REPO, env=env)
+    assert "pytest-benchmark's saving broke" in result.stdout + result.stderr
+    document = json.loads(ours.read_text())
+    assert {b["param"] for b in document["benchmarks"]} >= {"matmul-n8-float32-cpu-graph", "matmul-n8-float32-numpy-eager"}
+    assert_every_benchmark_complete(document)
+    assert document["tensorbench"]["failed"] == [] and document["machine_info"]["tensorbench"]
+
+
+def test_the_results_file_holds_the_document_it_was_given(tmp_path):
+    from tensorbench.benchmarks.results_file import serialise, write_atomically
+
+    document = {"machine_info": {"node": "h"}, "benchmarks": [{"fullname": "a", "stats": {"data": [1.5, 2.0]}},
+                                                              {"fullname": "b", "stats": {"data": [3.0]}}],
+                "tensorbench": {"failed": [], "stopped": None}}
+    texts: dict[str, str] = {}
+    path = tmp_path / "out" / "benchmarks.json"
+    write_atomically(path, serialise(document, texts))
+    assert json.loads(path.read_text()) == document and set(texts) == {"a", "b"}
+    assert json.loads(serialise({"benchmarks": []}, texts)) == {"benchmarks": []}
+    assert [p.name for p in path.parent.iterdir()] == ["benchmarks.json"]  # no temporary file left
