@@ -143,3 +143,34 @@ def test_case_ids_are_readable(cpu):
     assert case.id == "matmul-n1024-float32-cpu-graph"
     shaped = Case(CATALOGUE["fill"], {"op": "ones", "shape": (2, 1)}, cpu, "eager")
     assert shaped.id == "fill-ones-2x1-float32-cpu-eager"
+
+
+@pytest.mark.parametrize("mode", ["graph", "xla"])
+def test_a_graph_fill_takes_its_value_at_run_time(cpu, mode):
+    """A tf.function of tf.ones(shape) has no input and is folded to a cached constant; the fill's
+    value is an input, so each call writes the tensor."""
+    import tensorflow as tf
+
+    workload = CATALOGUE["fill"](op="ones", shape=(4, 3))
+    with device_scope(cpu):
+        workload.setup(cpu, mode)
+        assert float(tf.reduce_sum(workload.fn(tf.constant(2.0)))) == 24.0
+
+
+def test_variable_bytes_count_only_what_is_copied(cpu, numpy_device):
+    """TensorFlow's Variable creation and assign share the tensor's buffer (no GB/s); NumPy's copy."""
+    for op, tf_bytes in [("create", None), ("assign", None), ("assign_add", 3 * 64 * 4)]:
+        tf_side, _ = run_once(CATALOGUE["variable"], {"op": op, "shape": (8, 8)}, cpu, "eager")
+        numpy_side, _ = run_once(CATALOGUE["variable"], {"op": op, "shape": (8, 8)}, numpy_device, "eager")
+        assert tf_side.bytes() == tf_bytes and numpy_side.bytes() > 0
+
+
+@pytest.mark.parametrize("dist", ["normal", "uniform"])
+def test_a_constant_random_tensor_fails_even_at_two_elements(cpu, monkeypatch, dist):
+    import tensorflow as tf
+
+    cls = CATALOGUE["random"]
+    value = 0.0 if dist == "normal" else 0.5  # the distribution's mean: only the spread can tell
+    monkeypatch.setattr(cls, "compute_tf", lambda self: tf.fill(self.shape, value))
+    with pytest.raises(CheckFailed, match="stddev"):
+        run_once(cls, {"dist": dist, "shape": (2, 1)}, cpu, "graph")
