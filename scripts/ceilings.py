@@ -1,60 +1,128 @@
-"""What a device can do: the best matmul GFLOP/s measured in the run, and for known accelerators the
-vendor's datasheet peak. Both are shown, each labelled as what it is."""
+"""What a device can do, and whether a figure is physically possible.
+
+Two kinds of ceiling, each labelled as what it is:
+- measured, in the same run: the compute ceiling (GFLOP/s) per device and precision, from the
+  `peak_matmul` rows and every matmul row; the memory bandwidth (GB/s) per device, from the `stream` rows
+  (workloads/ceilings.py). A ceiling is the best round of those rows (flops or bytes over their fastest
+  call): on a shared machine noise only slows a call, so the best round is what the device can do
+  (BenchmarkTools.jl's argument for the minimum), and a row's spread does not lower it. Rows with too
+  few rounds or calls under a microsecond are left out: their timer cannot be trusted.
+- the vendor's dense datasheet peak, for known accelerators.
+
+A row is `implausible` when its median beats a ceiling: GFLOP/s above SLACK times the measured compute
+ceiling of its device and precision, or above the datasheet peak; GB/s above SLACK times the measured
+bandwidth when it moves more bytes than the device's largest cache holds (below that, caches are faster
+than memory). SLACK is the noise two medians of one run may differ by.
+"""
 
 from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
-# Dense (no sparsity) peak TFLOP/s per chip from the vendors' datasheets; "tf32" is float32 matmul on
-# tensor cores when TF32 is on. Matched against TensorFlow's device name, first pattern first.
+SLACK = 1.25
+DATASHEET_SLACK = 1.05
+UNTIMEABLE = ("rounds", "under 1 us")
+"""Trust flags (results.trust_flags) that exclude a row from the ceilings."""
+
+# Dense (no sparsity) peak TFLOP/s from the vendors' datasheets, per TensorFlow device (a GPU; one
+# TensorCore of a TPU v2 or v3 chip, which has two; a whole v5e chip, which has one). "tf32" is float32
+# matmul on tensor cores when TF32 is on. Matched against the device name, first pattern first.
 DATASHEET_TFLOPS: list[tuple[str, str, dict[str, float]]] = [
+    # nvidia.com/en-us/data-center/h200/ and /h100/: the datasheets' tensor figures are with sparsity, halved here
     (r"H200", "NVIDIA H200 SXM", {"float32": 67.0, "tf32": 494.7, "bfloat16": 989.4, "float16": 989.4}),
     (r"H100.*PCIe", "NVIDIA H100 PCIe", {"float32": 51.0, "tf32": 378.0, "bfloat16": 756.0, "float16": 756.0}),
     (r"H100", "NVIDIA H100 SXM", {"float32": 67.0, "tf32": 494.7, "bfloat16": 989.4, "float16": 989.4}),
+    # nvidia.com/en-us/data-center/a100/: dense figures as listed
     (r"A100", "NVIDIA A100", {"float32": 19.5, "tf32": 156.0, "bfloat16": 312.0, "float16": 312.0}),
+    # nvidia.com/en-us/data-center/v100/
     (r"V100.*PCIE", "NVIDIA V100 PCIe", {"float32": 14.0, "float16": 112.0}),
     (r"V100", "NVIDIA V100 SXM2", {"float32": 15.7, "float16": 125.0}),
+    # nvidia.com/en-us/data-center/l4/: tensor figures with sparsity, halved here
     (r"\bL4\b", "NVIDIA L4", {"float32": 30.3, "tf32": 60.0, "bfloat16": 121.0, "float16": 121.0}),
+    # nvidia.com/en-us/data-center/tesla-t4/: float16 is mixed precision on tensor cores
     (r"\bT4\b", "NVIDIA T4", {"float32": 8.1, "float16": 65.0}),
-    (r"TPU.*v2", "TPU v2 (per chip)", {"bfloat16": 45.0}),
-    (r"TPU.*v3", "TPU v3 (per chip)", {"bfloat16": 123.0}),
+    # cloud.google.com/tpu/docs/v2 and /v3: 45 and 123 TFLOP/s bfloat16 per chip, two TensorCores each
+    (r"TPU.*v2", "TPU v2 (per TensorCore)", {"bfloat16": 22.5}),
+    (r"TPU.*v3", "TPU v3 (per TensorCore)", {"bfloat16": 61.5}),
+    # cloud.google.com/tpu/docs/v5e: 197 TFLOP/s bfloat16 per chip, one TensorCore
     (r"TPU.*v5(e|lite)", "TPU v5e (per chip)", {"bfloat16": 197.0}),
 ]
 
 
-def datasheet_peak(device_name: str | None, dtype: str | None, tf32: bool = False) -> tuple[str, float] | None:
-    """(label, GFLOP/s) of the datasheet peak for this device and dtype, or None when unknown."""
-    if not device_name or not dtype:
+def datasheet_peak(device_name: str | None, precision: str | None) -> tuple[str, float] | None:
+    """(label, GFLOP/s) of the datasheet peak for this device and precision, or None when unknown."""
+    if not isinstance(device_name, str) or not isinstance(precision, str):
         return None
     for pattern, label, peaks in DATASHEET_TFLOPS:
         if re.search(pattern, device_name, flags=re.IGNORECASE):
-            key = "tf32" if dtype == "float32" and tf32 and "tf32" in peaks else dtype
-            if key in peaks:
-                return f"{label} datasheet {key}", peaks[key] * 1e3
-            return None
+            return (f"{label} datasheet {precision}", peaks[precision] * 1e3) if precision in peaks else None
     return None
 
 
-def measured_ceilings(table: pd.DataFrame) -> pd.DataFrame:
-    """Best matmul GFLOP/s per run, device and dtype: what this run showed the device can do."""
-    matmul = table[(table["workload"] == "matmul") & table["gflops"].notna()]
-    if matmul.empty:
-        return pd.DataFrame(columns=["run_id", "device", "dtype", "ceiling_gflops"])
-    return (matmul.groupby(["run_id", "device", "dtype"], dropna=False)["gflops"].max()
-            .rename("ceiling_gflops").reset_index())
+def _physical_device(table: pd.DataFrame) -> pd.Series:
+    return table["device"].fillna("?")
 
 
-def with_ceilings(table: pd.DataFrame, tf32: dict[str, bool] | None = None) -> pd.DataFrame:
-    """The table with pct_of_measured (of the best matmul of its run, device and dtype) and
-    pct_of_datasheet (of the vendor's peak, for known accelerators) for rows that count FLOPs."""
+def _timeable(table: pd.DataFrame) -> pd.Series:
+    return ~table["trust"].fillna("").str.contains("|".join(UNTIMEABLE))
+
+
+def measured_ceilings(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(compute, bandwidth): the best round of the ceiling rows, per run, device and precision (GFLOP/s)
+    and per run and device (GB/s, with the cache size the bandwidth test ran beyond)."""
+    best = table["min_s"].where(table["min_s"] > 0)
+    compute_rows = table[((table["ceiling"] == "compute") | (table["workload"] == "matmul"))
+                         & table["flops"].notna() & best.notna() & _timeable(table)]
+    compute = (compute_rows.assign(ceiling_gflops=compute_rows["flops"] / best[compute_rows.index] / 1e9,
+                                   device_key=_physical_device(compute_rows))
+               .groupby(["run_id", "device_key", "precision"])["ceiling_gflops"].max().reset_index())
+    bandwidth_rows = table[(table["ceiling"] == "bandwidth") & table["bytes"].notna() & best.notna()
+                           & _timeable(table)]
+    bandwidth = (bandwidth_rows.assign(ceiling_gbps=bandwidth_rows["bytes"] / best[bandwidth_rows.index] / 1e9,
+                                       device_key=_physical_device(bandwidth_rows))
+                 .groupby(["run_id", "device_key"])
+                 .agg(ceiling_gbps=("ceiling_gbps", "max"), ceiling_cache_bytes=("cache_bytes", "max")).reset_index())
+    return compute, bandwidth
+
+
+def with_ceilings(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with each row's ceilings (ceiling_gflops, ceiling_gbps, datasheet), its share of them
+    (pct_of_measured, pct_of_datasheet), and `implausible`: why its figure cannot be, or "". An
+    implausible row's trust flags say so too."""
     if table.empty:
         return table
-    merged = table.merge(measured_ceilings(table), on=["run_id", "device", "dtype"], how="left")
+    compute, bandwidth = measured_ceilings(table)
+    merged = (table.assign(device_key=_physical_device(table))
+              .merge(compute, on=["run_id", "device_key", "precision"], how="left")
+              .merge(bandwidth, on=["run_id", "device_key"], how="left")
+              .drop(columns="device_key"))
+    merged.index = table.index
     merged["pct_of_measured"] = 100 * merged["gflops"] / merged["ceiling_gflops"]
-    peaks = merged.apply(lambda r: datasheet_peak(r["device_name"], r["dtype"], (tf32 or {}).get(r["run_id"], False)),
-                         axis=1)
+    peaks = [datasheet_peak(name, precision) for name, precision in zip(merged["device_name"], merged["precision"])]
     merged["datasheet"] = [p[0] if p else None for p in peaks]
-    merged["pct_of_datasheet"] = [100 * g / p[1] if p else None for g, p in zip(merged["gflops"], peaks)]
+    merged["datasheet_gflops"] = [p[1] if p else np.nan for p in peaks]
+    merged["pct_of_datasheet"] = 100 * merged["gflops"] / merged["datasheet_gflops"]
+    merged["implausible"] = merged.apply(implausible, axis=1)
+    flagged = merged["implausible"] != ""
+    merged.loc[flagged, "trust"] = [("; ".join(filter(None, [t, f"implausible: {why}"])))
+                                    for t, why in zip(merged.loc[flagged, "trust"].fillna(""),
+                                                      merged.loc[flagged, "implausible"])]
     return merged
+
+
+def implausible(row: pd.Series) -> str:
+    """Why this row's median cannot be right, or "" when it can."""
+    reasons = []
+    gflops, gbps = row.get("gflops"), row.get("gbps")
+    if pd.notna(gflops) and pd.notna(row.get("ceiling_gflops")) and gflops > SLACK * row["ceiling_gflops"]:
+        reasons.append(f"{gflops:,.0f} GFLOP/s, over {SLACK:g}x the device's measured {row['ceiling_gflops']:,.0f}")
+    if pd.notna(gflops) and pd.notna(row.get("datasheet_gflops")) and gflops > DATASHEET_SLACK * row["datasheet_gflops"]:
+        reasons.append(f"{gflops:,.0f} GFLOP/s, over the {row['datasheet']} peak {row['datasheet_gflops']:,.0f}")
+    if (pd.notna(gbps) and pd.notna(row.get("ceiling_gbps")) and pd.notna(row.get("ceiling_cache_bytes"))
+            and row["bytes"] > row["ceiling_cache_bytes"] and gbps > SLACK * row["ceiling_gbps"]):
+        reasons.append(f"{gbps:,.1f} GB/s over {row['bytes'] / 2**20:,.0f} MiB, over {SLACK:g}x the device's measured "
+                       f"memory bandwidth {row['ceiling_gbps']:,.1f}")
+    return "; ".join(reasons)

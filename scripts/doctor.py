@@ -145,7 +145,7 @@ def speed_checks(device, tf32: bool) -> list[Check]:
     dtypes = ["float32"] + (["bfloat16", "float16"] if device.kind in ("GPU", "TPU") else [])
     for dtype in dtypes:
         gflops = _matmul_gflops(device, n, dtype)
-        peak = datasheet_peak(device.name, dtype, tf32)
+        peak = datasheet_peak(device.name, "tf32" if dtype == "float32" and tf32 and device.kind == "GPU" else dtype)
         figures = {"device": device.id, "dtype": dtype, "n": n, "gflops": gflops}
         if peak:
             share = gflops / peak[1]

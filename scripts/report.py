@@ -18,19 +18,9 @@ from .summary import case_label, human_time
 SUMMARY_COLUMNS = [
     "name", "workload", "device_kind", "mode", "median_s", "throughput", "gflops",
     "run_id", "machine", "family", "section", "device", "device_name", "dtype", "params", "iqr_s", "mean_s",
-    "stddev_s", "rounds", "items", "flops", "bytes", "gbps", "first_call_s", "pct_of_measured", "datasheet",
-    "pct_of_datasheet", "trust",
+    "stddev_s", "rounds", "items", "flops", "bytes", "gbps", "first_call_s", "precision", "ceiling_gflops",
+    "pct_of_measured", "datasheet", "pct_of_datasheet", "ceiling_gbps", "implausible", "trust",
 ]
-
-
-def _tf32_by_run(paths: list[Path]) -> dict[str, bool]:
-    """Whether TF32 was on in each run (it sets which datasheet peak float32 matmul is held to)."""
-    flags = {}
-    for path in paths:
-        document = results.read_json(path)
-        info = results.as_dict(results.as_dict(document.get("machine_info")).get("tensorbench"))
-        flags[results.run_name(path, document)] = bool(info.get("tf32_enabled"))
-    return flags
 
 
 def _machines(paths: list[Path]) -> list[str]:
@@ -57,9 +47,12 @@ def build(paths: list[str | Path]) -> tuple[pd.DataFrame, dict, list[str]]:
     if table.empty:
         notes.append("These files hold no finished benchmark.")
         return table, {}, notes
-    table = with_ceilings(table, _tf32_by_run(paths))
+    table = with_ceilings(table)
     if table["family"].isna().all():
         notes.append("These are plain pytest-benchmark files without tensorbench's fields: only times are shown.")
+    if not table["ceiling"].notna().any():
+        notes.append("No ceiling rows (peak_matmul, stream) in these runs: figures are not checked against what "
+                     "the device can do, only against datasheet peaks (tensorbench run --only ...,ceilings).")
     for conflict in results.version_conflicts(table):
         notes.append(f"Not comparable across these runs ({conflict}): the workload changed between them.")
     for record in results.out_of_memory(paths):
@@ -116,7 +109,7 @@ def _display_table(table: pd.DataFrame) -> pd.DataFrame:
         "rounds": table["rounds"].map(lambda v: f"{v:.0f}" if pd.notna(v) else "-"),
         "items/s": table["throughput"].map(lambda v: f"{v:,.0f}" if pd.notna(v) else ""),
         "GFLOP/s": table["gflops"].map(lambda v: f"{v:,.1f}" if pd.notna(v) else ""),
-        "% of best matmul": table["pct_of_measured"].map(lambda v: f"{v:.0f}%" if pd.notna(v) else ""),
+        "% of measured ceiling": table["pct_of_measured"].map(lambda v: f"{v:.0f}%" if pd.notna(v) else ""),
         "% of datasheet": table["pct_of_datasheet"].map(lambda v: f"{v:.0f}%" if pd.notna(v) else ""),
         "first call": table["first_call_s"].map(human_time),
         "not to be trusted": table["trust"],
@@ -156,9 +149,12 @@ def write(paths: list[str | Path], output: str | Path) -> Path:
 HOW_TO_READ = (
     "Times are medians of the warm calls (pytest-benchmark rounds); the first call, with tracing or "
     "compilation, is apart. Speedups are ratios of medians for the same workload, size and mode. "
-    "'% of best matmul' is against the best matmul GFLOP/s this run measured on that device and dtype; "
-    "'% of datasheet' against the vendor's peak. A cell is flagged as not to be trusted when its spread "
-    "(IQR) is over 10% of its median, it has fewer than 5 rounds, or a call takes under a microsecond."
+    "'% of measured ceiling' is against the best round of this run's matmul rows on that device and "
+    "precision (peak_matmul and matmul); '% of datasheet' against the vendor's peak. A cell is flagged as "
+    "not to be trusted when its spread (IQR) is over 10% of its median, it has fewer than 5 rounds, a call "
+    "takes under a microsecond, or its figure is implausible: GFLOP/s over 1.25x the measured compute "
+    "ceiling or over the datasheet peak, or GB/s over 1.25x the measured memory bandwidth (stream) for "
+    "more bytes than the device's largest cache holds."
 )
 
 

@@ -62,7 +62,7 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _row(bench: dict, run_id: str, machine: str) -> dict:
+def _row(bench: dict, run_id: str, machine: str, tf32_enabled: bool) -> dict:
     stats = as_dict(bench.get("stats"))
     info = as_dict(bench.get("extra_info"))
     params = as_dict(info.get("params"))
@@ -96,12 +96,23 @@ def _row(bench: dict, run_id: str, machine: str) -> dict:
         "rel_error": _number(info.get("rel_error")),
         "replicas_in_sync": _number(info.get("replicas_in_sync")),
         "bus_factor": _number(info.get("bus_factor")),
+        "ceiling": _text(info.get("ceiling")),
+        "cache_bytes": _number(info.get("cache_bytes")),
+        "precision": _precision(info, params, tf32_enabled),
         "data": [x for x in data if _number(x) is not None] if isinstance(data, list) else [],
     }
     for key, value in params.items():
         if key not in ("dtype",):
             row[f"param_{key}"] = "x".join(map(str, value)) if isinstance(value, list) else value
     return row
+
+
+def _precision(info: dict, params: dict, tf32_enabled: bool) -> str | None:
+    """The arithmetic a row ran in: its dtype, or "tf32" for float32 on an NVIDIA GPU with TF32 on (the
+    run's setting, or the row's own `tf32` parameter where it has one)."""
+    dtype = _text(info.get("dtype"))
+    tf32 = params["tf32"] if isinstance(params.get("tf32"), bool) else tf32_enabled
+    return "tf32" if dtype == "float32" and info.get("device_kind") == "GPU" and tf32 else dtype
 
 
 def run_name(path: Path, document: dict) -> str:
@@ -114,8 +125,11 @@ def load(paths: list[str | Path]) -> pd.DataFrame:
     rows = []
     for path in map(Path, paths):
         document = read_json(path)
-        machine = _text(as_dict(document.get("machine_info")).get("node")) or ""
-        rows.extend(_row(b, run_name(path, document), machine) for b in document["benchmarks"] if isinstance(b, dict))
+        machine_info = as_dict(document.get("machine_info"))
+        machine = _text(machine_info.get("node")) or ""
+        tf32 = as_dict(machine_info.get("tensorbench")).get("tf32_enabled") is True
+        rows.extend(_row(b, run_name(path, document), machine, tf32) for b in document["benchmarks"]
+                    if isinstance(b, dict))
     table = pd.DataFrame(rows)
     if table.empty:
         return table

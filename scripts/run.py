@@ -204,14 +204,17 @@ def finish(json_path: Path, status: int) -> int:
     import pytest
 
     from . import results, summary
+    from .ceilings import with_ceilings
 
     table, record = results.load([]), {}
     if json_path.exists() and json_path.stat().st_size:
-        table, record = results.load([json_path]), results.run_record(json_path)
+        table, record = with_ceilings(results.load([json_path])), results.run_record(json_path)
     failed, stopped = record.get("failed", []), record.get("stopped")
     if len(table) or failed:
         print("\nMedian time per call (rows: workload; columns: device and mode)\n")
         print(summary.format_overview(table, failed))
+    for _, row in table[table["implausible"] != ""].iterrows() if "implausible" in table else ():
+        print(f"implausible (!): {row['param']}: {row['implausible']}")
     for oom in record.get("out_of_memory", []):
         print(f"out of memory: {oom['case']} (largest batch that fitted: {oom.get('largest_batch_that_fitted')})")
     for failure in failed:

@@ -34,13 +34,16 @@ def _column(device: pd.Series, mode: pd.Series, backend: pd.Series) -> pd.Series
 
 def overview(table: pd.DataFrame, failed: list[dict] | None = None) -> pd.DataFrame:
     """Median seconds pivoted: rows are workload and parameters, columns are device and mode (and the
-    Keras backend, when it is not TensorFlow). A benchmark that failed shows as FAILED."""
+    Keras backend, when it is not TensorFlow). A benchmark that failed shows as FAILED; an implausible
+    figure (scripts/ceilings.py) ends in " !"."""
     frame = pd.DataFrame(columns=["case", "column", "cell"])
     if not table.empty:
         backend = table["backend"] if "backend" in table else pd.Series(None, index=table.index, dtype=object)
+        implausible = table["implausible"].fillna("") != "" if "implausible" in table else False
         frame = table.assign(case=table.apply(case_label, axis=1),
                              column=_column(table["device"], table["mode"], backend.astype(object)),
-                             cell=table["median_s"].map(human_time))
+                             cell=table["median_s"].map(human_time) + pd.Series(implausible, index=table.index)
+                             .map(lambda flagged: " !" if flagged else ""))
     if failed:
         failures = pd.DataFrame(failed).reindex(columns=["case", "device", "mode", "backend"])
         failures = failures.assign(param=failures["case"]).drop(columns="case")

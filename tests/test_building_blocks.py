@@ -36,12 +36,13 @@ def test_profiles_are_data_in_increasing_size():
 @pytest.mark.parametrize("patterns, expected", [
     (["matmul"], {"matmul"}),
     (["tensor_ops"], {"matmul", "elementwise", "conv2d"}),
-    (["3-5-2"], {"matmul", "elementwise"}),
+    (["3-5-2"], {"matmul", "elementwise", "peak_matmul", "stream"}),
+    (["ceilings"], {"peak_matmul", "stream"}),
     (["3-6-3"], {"fit", "train"}),
     (["3-6-7"], {"predict", "inference"}),
     (["3-5-1", "gradients"], {"fill", "random", "variable", "gradient_tape", "weight_gradient"}),
     (["3-5"], {"fill", "random", "variable", "elementwise", "matmul", "gradient_tape", "weight_gradient",
-               "linear_classifier"}),  # not distributed_train (3-5-4 under a strategy): it runs when named
+               "linear_classifier", "peak_matmul", "stream"}),  # not distributed_train (3-5-4 under a strategy): it runs when named
     (["distributed"], {"distributed_train", "all_reduce"}),
     (["all_reduce"], {"all_reduce"}),
     (["3-6-"], set()),

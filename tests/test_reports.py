@@ -9,7 +9,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -99,11 +98,12 @@ def test_trust_flags_follow_pyperf():
 def test_ceilings_are_measured_and_from_datasheets(written):
     summary = pd.read_csv(written / "summary.csv")
     matmul = summary[summary["workload"] == "matmul"]
-    best = matmul.groupby("device")["pct_of_measured"].max()
-    assert np.allclose(best.values, 100.0)
+    # the ceiling is the best round: a median reaches it at most
+    assert ((matmul["pct_of_measured"] > 0) & (matmul["pct_of_measured"] <= 100 + 1e-9)).all()
     assert summary["pct_of_datasheet"].isna().all()  # a CPU has no datasheet entry
     assert datasheet_peak("NVIDIA H100 80GB HBM3", "bfloat16") == ("NVIDIA H100 SXM datasheet bfloat16", 989400.0)
-    assert datasheet_peak("NVIDIA A100-SXM4-40GB", "float32", tf32=True)[0] == "NVIDIA A100 datasheet tf32"
+    assert datasheet_peak("NVIDIA A100-SXM4-40GB", "tf32")[0] == "NVIDIA A100 datasheet tf32"
+    assert datasheet_peak("TPU v3", "bfloat16")[1] == 61500.0  # a TensorFlow TPU device is one TensorCore
     assert datasheet_peak("Tesla T4", "float32") == ("NVIDIA T4 datasheet float32", 8100.0)
     assert datasheet_peak("NVIDIA L40S", "float32") is None
 

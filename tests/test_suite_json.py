@@ -42,7 +42,10 @@ def test_every_section_every_mode_and_the_numpy_baseline_are_recorded(smoke_run)
     matmul_modes = {(i["device_kind"], i["mode"]) for i in infos if i["workload"] == "matmul"}
     assert matmul_modes == {("CPU", "eager"), ("CPU", "graph"), ("CPU", "xla"), ("numpy", "eager")}
     assert {i["workload"] for i in infos if i["device_kind"] == "numpy"} == {
-        "fill", "random", "variable", "elementwise", "matmul"}
+        "fill", "random", "variable", "elementwise", "matmul", "peak_matmul", "stream"}
+    ceilings = {(i["workload"], i["device_kind"], i["ceiling"]) for i in infos if i.get("ceiling")}
+    assert ceilings == {(w, kind, role) for w, role in [("peak_matmul", "compute"), ("stream", "bandwidth")]
+                        for kind in ("CPU", "numpy")}
 
 
 def test_extra_info_carries_the_schema(smoke_run):

@@ -47,7 +47,7 @@ class Workload(abc.ABC):
     """Modes that mean something for this workload; the others are skipped with a reason."""
     only_when_asked: ClassVar[bool] = False
     """True when it runs only if --only names it (its name, family or section): the distributed family
-    starts processes of its own and would double the quick profile's two minutes on a small machine."""
+    starts processes of its own and would double the quick profile's time on a small machine."""
     isolate_on_accelerators: ClassVar[bool] = False
     """True when its sweep points should each run in a fresh process on a GPU or TPU, so that memory
     TensorFlow keeps after an out-of-memory error cannot poison the next point (tensorbench run)."""

@@ -43,7 +43,7 @@ def enumerate_cases(profile: str, devices: list[Device], modes: list[str], only:
                     family: str | None = None) -> list[Case]:
     """Every case to run under this process's Keras backend, in catalogue order. The numpy baseline takes
     only workloads that have one, in eager mode and its dtypes; a workload may run fewer modes in a profile
-    (`profile_modes`). Neither is a skip: those cases are not benchmarks. A workload's own limits
+    (`profile_modes`; the numpy baseline is eager whatever the profile). Neither is a skip: those cases are not benchmarks. A workload's own limits
     (unsupported()) stay in, and become skips."""
     from .keras_backend import current
 
@@ -57,5 +57,5 @@ def enumerate_cases(profile: str, devices: list[Device], modes: list[str], only:
         for mode in modes
         if (device.kind != "numpy" or (cls.numpy_baseline and mode == "eager"
                                        and params.get("dtype", "float32") in cls.numpy_dtypes))
-        and mode in cls.profile_modes.get(profile, MODES)
+        and (device.kind == "numpy" or mode in cls.profile_modes.get(profile, MODES))
     ]

@@ -18,6 +18,7 @@ import platform
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 KINDS = ("cpu", "gpu", "tpu", "numpy")
@@ -91,6 +92,23 @@ def host_memory_bytes() -> int | None:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def last_level_cache_bytes() -> int | None:
+    """The CPU's largest cache, as Linux's sysfs tells it (cpu0's highest level), or None elsewhere."""
+    sizes = {}
+    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            level = int((index / "level").read_text())
+            text = (index / "size").read_text().strip()
+        except (OSError, ValueError):
+            continue
+        scale = {"K": 1024, "M": 1024**2, "G": 1024**3}.get(text[-1:], 1)
+        try:
+            sizes[level] = max(sizes.get(level, 0), int(text.rstrip("KMG")) * scale)
+        except ValueError:
+            continue
+    return sizes[max(sizes)] if sizes else None
 
 
 def cpu_model() -> str:

@@ -84,6 +84,7 @@ def environment() -> dict[str, Any]:
         "cpu_model": devices.cpu_model(),
         "cpu_cores": os.cpu_count(),
         "cpu_cores_usable": affinity,
+        "last_level_cache_bytes": devices.last_level_cache_bytes(),
         "host_memory_bytes": devices.host_memory_bytes(),
         "devices": [d.as_dict() for d in devices.discover()],
         "missing_devices": devices.missing(),

@@ -36,7 +36,7 @@ PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
         Profile("smoke", 2, 0.0, 0, "tiny sizes, 2 rounds: does everything run and check? (tests, CI)"),
-        Profile("quick", 5, 0.05, 3, "every section and mode at small and medium sizes, in 2 minutes on 2 CPU cores"),
+        Profile("quick", 5, 0.05, 3, "every section and mode at small and medium sizes, in minutes on 2 CPU cores"),
         Profile("standard", 10, 0.5, 10, "size sweeps up to where a CPU saturates"),
         Profile("full", 20, 2.0, 20, "the largest sizes and most rounds, for accelerators"),
     )

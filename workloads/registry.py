@@ -13,6 +13,7 @@ from .base import Workload
 
 TENSORFLOW = ("tensorflow",)
 CATALOGUE_MODULES = {
+    "ceilings": TENSORFLOW,  # 3-5-2's matmul and add, at the sizes that show what the device can do
     "tensors": TENSORFLOW,  # 3-5-1
     "tensor_ops": TENSORFLOW,  # 3-5-2
     "gradients": TENSORFLOW,  # 3-5-3

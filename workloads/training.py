@@ -193,7 +193,7 @@ class Inference(_ModelWorkload):
         profile: grid(model=QUICK_MODELS[:1] if profile == "quick" else list(TRAINING_MODELS),
                       method=["evaluate", "predict"], batch_size=batches, samples=[samples])
         for profile, (batches, samples) in SWEEP.items()
-    })  # quick: the MLP only, to keep the quick profile within its 2 minutes
+    })  # quick: the MLP only, to keep the quick profile short
 
     def __init__(self, model: str, method: str, batch_size: int, samples: int, dtype: str = "float32"):
         super().__init__(model=model, method=method, batch_size=batch_size, samples=samples, dtype=dtype)
@@ -234,7 +234,7 @@ class MixedPrecision(Train):
     section = "3-6-5"
     sweeps = sweep(
         smoke=grid(model=["mlp"], batch_size=[8], samples=[16], policy=["mixed_float16", "mixed_bfloat16"]),
-        quick=[],  # in standard and full: the quick profile keeps its 2 minutes
+        quick=[],  # in standard and full: the quick profile stays short
         standard=grid(model=["mlp", "cnn28", "transformer"], batch_size=[128], samples=[SWEEP["standard"][1]],
                       policy=["float32", "mixed_float16", "mixed_bfloat16"]),
         full=grid(model=["mlp", "cnn28", "transformer"], batch_size=[1024], samples=[SWEEP["full"][1]],

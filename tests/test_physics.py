@@ -1,0 +1,88 @@
+"""Every figure physically possible: a row that beats its device's measured ceilings (or a datasheet
+peak) is flagged `implausible`, in summary.csv, the report and the closing table; one that does not, is
+not."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tensorbench.scripts import results
+from tensorbench.scripts.ceilings import with_ceilings
+
+pytestmark = pytest.mark.plumbing
+
+MIB = 2**20
+
+
+def bench(param: str, workload: str, median: float, best: float | None = None, device: str = "cpu",
+          dtype: str = "float32", **info) -> dict:
+    """A benchmark as pytest-benchmark writes it, with tensorbench's extra_info."""
+    kind = {"cpu": "CPU", "numpy": "numpy", "gpu:0": "GPU"}[device]
+    return {
+        "name": f"test_x[{param}]", "param": param, "fullname": param,
+        "stats": {"median": median, "min": best or median, "iqr": 0.01 * median, "mean": median,
+                  "stddev": 0.0, "rounds": 20, "data": [median] * 20},
+        "extra_info": {"workload": workload, "family": "f", "version": "1", "device": device,
+                       "device_kind": kind, "device_name": info.pop("device_name", "a CPU"), "mode": "graph",
+                       "dtype": dtype, "params": {"dtype": dtype}, **info},
+    }
+
+
+def table_of(tmp_path, *benchmarks: dict, tf32: bool = False):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"machine_info": {"node": "h", "tensorbench": {"tf32_enabled": tf32}},
+                                "benchmarks": list(benchmarks)}))
+    return with_ceilings(results.load([path])).set_index("param")
+
+
+CEILINGS = [
+    # 3 x 128 MiB in 16 ms best: 25 GB/s; 2 GFLOP in 20 ms best: 100 GFLOP/s
+    bench("stream", "stream", 0.017, 0.016, bytes=3 * 128 * MIB, ceiling="bandwidth", cache_bytes=32 * MIB),
+    bench("peak", "peak_matmul", 0.021, 0.020, flops=2e9, ceiling="compute"),
+]
+
+
+def test_a_fill_faster_than_memory_is_implausible(tmp_path):
+    """The shipped standard run's folded graph fill: 64 MiB in 0.16 ms, '423 GB/s'."""
+    table = table_of(tmp_path, *CEILINGS, bench("fill-big", "fill", 0.00016, bytes=64 * MIB),
+                     bench("fill-fair", "fill", 0.003, bytes=64 * MIB),
+                     bench("fill-in-cache", "fill", 0.00001, bytes=4 * MIB))
+    assert "GB/s" in table.loc["fill-big", "implausible"] and "implausible" in table.loc["fill-big", "trust"]
+    assert table.loc["fill-fair", "implausible"] == ""  # 22 GB/s: under the stream's 25
+    assert table.loc["fill-in-cache", "implausible"] == ""  # 4 MiB fits the 32 MiB cache: not bound by memory
+    assert table.loc["stream", "implausible"] == "" and table.loc["peak", "implausible"] == ""
+
+
+def test_compute_over_the_measured_ceiling_is_implausible_and_under_it_is_not(tmp_path):
+    table = table_of(tmp_path, *CEILINGS, bench("conv-fast", "conv2d", 0.01, flops=2e9),   # 200 GFLOP/s
+                     bench("conv-ok", "conv2d", 0.018, flops=2e9),                          # 111 GFLOP/s
+                     bench("conv-bf16", "conv2d", 0.01, flops=2e9, dtype="bfloat16"))       # no bf16 ceiling
+    assert "GFLOP/s" in table.loc["conv-fast", "implausible"]
+    assert table.loc["conv-ok", "implausible"] == "" and table.loc["conv-ok", "pct_of_measured"] == pytest.approx(111.1, 0.01)
+    assert table.loc["conv-bf16", "implausible"] == ""  # each precision is held to its own ceiling
+
+
+def test_each_device_is_held_to_its_own_ceilings(tmp_path):
+    numpy_stream = bench("np-stream", "stream", 0.05, 0.04, device="numpy", bytes=3 * 128 * MIB, ceiling="bandwidth",
+                         cache_bytes=32 * MIB)
+    table = table_of(tmp_path, *CEILINGS, numpy_stream,
+                     bench("np-fill", "fill", 0.005, device="numpy", bytes=64 * MIB))  # 13 GB/s: over numpy's 10
+    assert "GB/s" in table.loc["np-fill", "implausible"]
+
+
+def test_a_datasheet_peak_bounds_a_known_accelerator_and_tf32_is_per_row(tmp_path):
+    h100 = {"device": "gpu:0", "device_name": "NVIDIA H100 80GB HBM3"}
+    table = table_of(tmp_path, bench("tf32-on", "conv2d", 1e-3, flops=6e11, **h100),       # 600 TFLOP/s
+                     bench("tf32-off", "matmul", 1e-3, flops=6e10, **h100), tf32=True)
+    assert "datasheet" in table.loc["tf32-on", "implausible"]  # over the 494.7 TFLOP/s TF32 peak
+    assert table.loc["tf32-on", "precision"] == "tf32"
+    table = table_of(tmp_path, bench("f32", "matmul", 1e-3, flops=1e11, **h100))  # TF32 off: 100 > 67 TFLOP/s
+    assert table.loc["f32", "precision"] == "float32" and "datasheet float32" in table.loc["f32", "implausible"]
+
+
+def test_a_ceiling_with_too_few_rounds_is_not_used(tmp_path):
+    short = bench("peak", "peak_matmul", 0.021, 0.020, flops=2e9, ceiling="compute")
+    short["stats"]["rounds"] = 2
+    table = table_of(tmp_path, short, bench("conv-fast", "conv2d", 0.01, flops=2e9))
+    assert table.loc["conv-fast", "implausible"] == "" and table["ceiling_gflops"].isna().all()

@@ -1,0 +1,107 @@
+"""What the device can do, measured in every run: the ceilings that the results layer holds every other
+row to (scripts/physics.py). Both are built of the chapter's tensor operations (section 3-5-2).
+
+- `peak_matmul`: matmul at a size that saturates the device, per dtype: the compute ceiling.
+- `stream`: `x.assign_add(y)` in place over arrays many times the last-level cache (STREAM's "add", no
+  allocation): the memory bandwidth ceiling. NumPy's `np.add(x, y, out=x)` on the numpy baseline.
+
+A ceiling says what the device did, not what a datasheet promises: each row carries `ceiling`
+("compute" or "bandwidth") in its extra_info, and the sizes it ran at.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from .base import Workload
+from .checks import assert_close
+from .devices import last_level_cache_bytes
+from .keras_backend import to_numpy
+from .profiles import SCALES, grid, sweep
+from .registry import register
+from .tensor_ops import DTYPES, MatMul
+from .tf_common import compile_for_mode, on_device
+
+SATURATING_N = {"CPU": 2048, "numpy": 2048, "GPU": 8192, "TPU": 8192}
+"""Square matmul sizes that saturate a device (doctor's CPU figure at n=1024 was 6% under n=4096's)."""
+ACCELERATOR_CACHE_BYTES = 512 * 1024**2
+"""More than any accelerator's on-chip cache as of 2026 (H100/H200 L2 50 MiB, B200 126 MiB, MI300X
+Infinity Cache 256 MiB): arrays this large stream from device memory."""
+CACHE_MULTIPLE = 4
+"""Each array of the bandwidth test is this many times the last-level cache."""
+GRAPH_ONLY = {scale: ("graph",) for scale in SCALES}
+
+
+def cache_bytes(kind: str) -> int:
+    """The largest cache between the device and its memory: the CPU's last-level cache (32 MiB assumed
+    where Linux does not tell), or ACCELERATOR_CACHE_BYTES on a GPU or TPU."""
+    return ACCELERATOR_CACHE_BYTES if kind in ("GPU", "TPU") else (last_level_cache_bytes() or 32 * 1024**2)
+
+
+@register
+class PeakMatmul(MatMul):
+    """tf.matmul of n x n at the size that saturates the device (SATURATING_N): the compute ceiling."""
+
+    name = "peak_matmul"
+    family = "ceilings"
+    section = "3-5-2"
+    profile_modes = GRAPH_ONLY
+    sweeps = sweep(smoke=grid(size=[64]), quick=grid(size=["saturating"]),
+                   standard=grid(size=["saturating"], dtype=DTYPES))
+
+    def __init__(self, size: int | str, dtype: str = "float32"):
+        Workload.__init__(self, size=size, dtype=dtype)
+        self.size, self.tf32 = size, None
+        self.n = size if isinstance(size, int) else None
+
+    def setup(self, device, mode):
+        self.n = SATURATING_N.get(device.kind, 2048) if self.size == "saturating" else self.size
+        self._figures.update(ceiling="compute", n=self.n)
+        super().setup(device, mode)
+
+
+@register
+class Stream(Workload):
+    """x += y in place (Variable.assign_add), over float32 arrays larger than any cache: the memory
+    bandwidth ceiling, 3 arrays' bytes a step (read x and y, write x)."""
+
+    name = "stream"
+    family = "ceilings"
+    section = "3-5-2"
+    numpy_baseline = True
+    profile_modes = GRAPH_ONLY
+    sweeps = sweep(smoke=grid(size=[4096]), quick=grid(size=["saturating"]))
+
+    def __init__(self, size: int | str, dtype: str = "float32"):
+        super().__init__(size=size, dtype=dtype)
+        self.size = size
+        self.elements = size if isinstance(size, int) else None
+
+    def bytes(self):
+        return 3.0 * self.elements * self.itemsize
+
+    def setup(self, device, mode):
+        cache = cache_bytes(device.kind)
+        self.elements = CACHE_MULTIPLE * cache // self.itemsize if self.size == "saturating" else self.size
+        self._figures.update(ceiling="bandwidth", elements=self.elements, cache_bytes=cache)
+        rng = np.random.default_rng(0)
+        self.host_x, self.host_y = (rng.random(self.elements, dtype=np.float32) for _ in range(2))
+        if device.kind == "numpy":
+            self.x, self.y = self.host_x.copy(), self.host_y.copy()
+            self.fn = lambda: np.add(self.x, self.y, out=self.x)
+            return
+        self.x = tf.Variable(on_device(self.host_x, self.dtype))
+        self.y = on_device(self.host_y, self.dtype)
+        self.fn = compile_for_mode(self._add, mode)
+
+    def _add(self):
+        self.x.assign_add(self.y, read_value=False)  # returns nothing: graph mode reads nothing back
+
+    def step(self):
+        return self.fn()
+
+    def check(self, outputs):
+        """After one step x is x0 + y, element by element (float64 of the float32 inputs)."""
+        expected = self.host_x.astype(np.float64) + self.host_y
+        return assert_close("stream x += y", to_numpy(self.x), expected, self.dtype)
