@@ -14,6 +14,7 @@ from tensorbench.workloads.base import KERAS_BACKENDS, MODES
 from tensorbench.workloads.devices import KINDS
 from tensorbench.workloads.profiles import PROFILES
 
+from .compare import MIN_EFFECT
 from .errors import UsageError
 from .results import ResultsError
 
@@ -66,8 +67,11 @@ def build_parser() -> Parser:
     report.add_argument("--output", metavar="DIR", help="where the report goes (default: beside the first file)")
 
     compare = commands.add_parser("compare", help="is CANDIDATE faster or slower than BASELINE, and is it real?")
-    compare.add_argument("baseline", metavar="BASELINE.json")
-    compare.add_argument("candidate", metavar="CANDIDATE.json")
+    compare.add_argument("baseline", metavar="BASELINE.json[,MORE.json]",
+                         help="one run, or several of the same set-up, comma-separated (their drift is then measured)")
+    compare.add_argument("candidate", metavar="CANDIDATE.json[,MORE.json]")
+    compare.add_argument("--min-effect", type=percent, default=100 * MIN_EFFECT, metavar="PCT",
+                         help=f"smallest change reported as faster or slower (default {100 * MIN_EFFECT:g}%%)")
     compare.add_argument("--fail-above", type=percent, metavar="PCT",
                          help="exit 1 when a benchmark is slower by more than PCT percent and that is significant")
     compare.add_argument("--csv", metavar="FILE", help="write the comparison as CSV")
@@ -100,10 +104,10 @@ def report_command(runs: list[str], output: str | None) -> int:
 
 
 def compare_command(baseline: str, candidate: str, fail_above: float | None, csv: str | None,
-                    chart_path: str | None) -> int:
+                    chart_path: str | None, min_effect: float = 100 * MIN_EFFECT) -> int:
     from . import compare as comparison
 
-    table, notes = comparison.compare(baseline, candidate)
+    table, notes = comparison.compare(baseline, candidate, min_effect / 100)
     print(comparison.format_table(table))
     print("\nGeometric mean of the ratios per family (above 1: the candidate is slower)")
     for family, ratio in comparison.geometric_means(table).items():
@@ -142,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
 
             return doctor(args.require_gpu, args.json)
         if args.command == "compare":
-            return compare_command(args.baseline, args.candidate, args.fail_above, args.csv, args.chart)
+            return compare_command(args.baseline, args.candidate, args.fail_above, args.csv, args.chart,
+                                   args.min_effect)
         raise UsageError(f"unknown command {args.command}")
     except (UsageError, ResultsError) as exc:
         print(f"tensorbench: error: {exc}", file=sys.stderr)

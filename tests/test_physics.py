@@ -86,3 +86,11 @@ def test_a_ceiling_with_too_few_rounds_is_not_used(tmp_path):
     short["stats"]["rounds"] = 2
     table = table_of(tmp_path, short, bench("conv-fast", "conv2d", 0.01, flops=2e9))
     assert table.loc["conv-fast", "implausible"] == "" and table["ceiling_gflops"].isna().all()
+
+
+def test_no_row_of_the_shipped_quick_reference_is_implausible():
+    from .conftest import REPO
+
+    table = with_ceilings(results.load([REPO / "results" / "reference" / "quick-cpu" / "benchmarks.json"]))
+    assert table["ceiling_gflops"].notna().any() and table["ceiling_gbps"].notna().any()  # not vacuous
+    assert (table["implausible"] == "").all(), table.loc[table["implausible"] != "", ["param", "implausible"]]

@@ -141,6 +141,32 @@ def test_a_benchmark_slowed_twofold_fails_and_is_named(tmp_path):
     assert tensorbench("compare", str(FIXTURE), str(candidate)).returncode == 0  # no --fail-above: report only
 
 
+AA = [Path(__file__).parent / "fixtures" / f"quick-cpu-aa-{i}.json" for i in (1, 2)]
+"""Two quick runs of the same code, one after the other, on the development VM (an A/A pair)."""
+
+
+def test_two_runs_of_the_same_code_give_no_slower_verdict():
+    from tensorbench.scripts.compare import compare
+
+    for baseline, candidate in (AA, AA[::-1]):
+        table, notes = compare(str(baseline), str(candidate))
+        assert len(table) > 150 and not (table["verdict"] == "slower").any(), table["verdict"].value_counts()
+        assert any("one run a side" in note for note in notes)
+
+
+def test_a_twofold_slowdown_is_slower_with_two_runs_a_side(tmp_path):
+    from tensorbench.scripts.compare import compare
+
+    slowed = []
+    for index, path in enumerate(AA):
+        slowed.append(tmp_path / f"slowed-{index}.json")
+        slowed[-1].write_text(json.dumps(_slowed(json.loads(path.read_text()), "matmul-n1024-float32-cpu-graph", 2.0)))
+    table, notes = compare(",".join(map(str, AA)), ",".join(map(str, slowed)))
+    verdicts = table.set_index(["benchmark", "device_kind", "mode"])["verdict"]
+    assert verdicts[("matmul-n1024-float32", "CPU", "graph")] == "slower"
+    assert (verdicts == "slower").sum() == 1 and any("several runs a side" in note for note in notes)
+
+
 def test_changed_workload_versions_are_not_compared(tmp_path):
     document = json.loads(FIXTURE.read_text())
     for bench in document["benchmarks"]:
