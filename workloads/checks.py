@@ -67,17 +67,40 @@ def _float64_pair(actual, reference) -> tuple[np.ndarray, np.ndarray]:
     return a, r
 
 
-def assert_close(what: str, actual, reference, dtype: str, terms: int = 1) -> str:
+def assert_close(what: str, actual, reference, dtype: str, terms: int = 1, depth: int = 1) -> str:
     """Raise CheckFailed unless `actual` matches the float64 `reference`, as a whole and element by
-    element; return what was checked."""
+    element; return what was checked. `depth`: layers whose rounding compounds (a model's output)."""
     err, worst = relative_error(actual, reference), element_error(actual, reference)
-    tol = tolerance(dtype, terms)
+    tol = tolerance(dtype, terms) * math.sqrt(depth)
     if not math.isfinite(err) or err > tol:
         raise CheckFailed(f"{what}: relative error {err:.2e} exceeds {tol:.1e} for {dtype}")
     if not math.isfinite(worst) or worst > ELEMENT_FACTOR * tol:
         raise CheckFailed(f"{what}: an element is off by {worst:.2e} of the largest, over "
                           f"{ELEMENT_FACTOR * tol:.1e} for {dtype}")
     return f"{what} vs float64 reference: rel err {err:.1e} <= {tol:.1e}, worst element {worst:.1e}"
+
+
+def assert_gradients_close(what: str, actual: list, reference: list, dtype: str, terms: int) -> str:
+    """Each variable's gradient against its float64 reference. A gradient that is zero in exact
+    arithmetic (a key bias under softmax attention) is rounding noise in both: each is measured against
+    at least GRADIENT_FLOOR of the largest gradient's norm, not against its own near-zero norm."""
+    if len(actual) != len(reference):
+        raise CheckFailed(f"{what}: {len(actual)} gradients where {len(reference)} were expected")
+    pairs = [_float64_pair(a, r) for a, r in zip(actual, reference)]
+    floor = GRADIENT_FLOOR * max(float(np.linalg.norm(r)) for _, r in pairs)
+    tol = tolerance(dtype, terms)
+    worst = 0.0
+    for index, (a, r) in enumerate(pairs):
+        err = float(np.linalg.norm(a - r)) / max(float(np.linalg.norm(r)), floor)
+        element = float(np.max(np.abs(a - r), initial=0.0)) / max(float(np.max(np.abs(r), initial=0.0)), floor)
+        if not (math.isfinite(err) and err <= tol and element <= ELEMENT_FACTOR * tol):
+            raise CheckFailed(f"{what}: gradient {index} off by {err:.2e} (worst element {element:.2e}), over "
+                              f"{tol:.1e} for {dtype}")
+        worst = max(worst, err)
+    return f"{what} ({len(pairs)} variables) vs float64 reference: rel err <= {worst:.1e} <= {tol:.1e}"
+
+
+GRADIENT_FLOOR = 1e-3
 
 
 def assert_true(condition: bool, message: str) -> None:

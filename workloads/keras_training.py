@@ -55,15 +55,34 @@ class _LinearModelWorkload(KerasWorkload):
         mse = float(np.mean((predictions - y.astype(np.float64)) ** 2))
         return mse, float(np.mean((predictions > 0.5) == (y > 0.5)))
 
-    def check_evaluate(self, x, y, host_x, host_y, batch_size: int) -> str:
-        """evaluate() agrees with float64 NumPy on the same weights: loss closely, accuracy within a point
-        (a prediction within rounding of the 0.5 threshold may fall either way)."""
-        loss, accuracy = self.model.evaluate(x, y, batch_size=batch_size, verbose=0)
+    def check_evaluate(self, loss: float, accuracy: float, host_x, host_y) -> str:
+        """evaluate()'s loss and accuracy agree with float64 NumPy on the same weights: loss closely,
+        accuracy within a point (a prediction within rounding of the 0.5 threshold may fall either way)."""
         ref_loss, ref_accuracy = self.reference_loss_and_accuracy(host_x, host_y)
         checked = assert_close("evaluate loss", np.array(loss), np.array(ref_loss), self.dtype, terms=len(host_x))
         assert_true(abs(accuracy - ref_accuracy) <= 1.0 / len(host_x) + 1e-9,
                     f"evaluate accuracy {accuracy:.4f}, float64 reference {ref_accuracy:.4f}")
         return f"{checked}; accuracy {accuracy:.3f} matches"
+
+    def check_first_step(self, host_x: np.ndarray, host_y: np.ndarray, batch_size: int) -> str:
+        """The first batch's loss and gradient at the initial weights, computed on the device, against
+        NumPy's in float64. Under any Keras backend: a copy of the model trained one step by
+        SGD(learning_rate=1) on the batch moves its weights by minus the gradient."""
+        x, y = host_x[:batch_size].astype(np.float64), host_y[:batch_size].astype(np.float64)
+        probe = linear_model()
+        probe.set_weights(self.initial_weights)
+        probe.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0), loss="mean_squared_error")
+        loss = probe.train_on_batch(place(x, self.dtype), place(y, self.dtype))
+        kernel, bias = (w.astype(np.float64) for w in self.initial_weights)
+        residual = x @ kernel + bias - y
+        gradient = np.concatenate([(2 / residual.size * x.T @ residual).ravel(), 2 / residual.size * residual.sum(0)])
+        moved = np.concatenate([(w0.astype(np.float64) - w1).ravel() for w0, w1 in zip(self.initial_weights,
+                                                                                       probe.get_weights())])
+        return "; ".join([
+            assert_close("first-step loss", np.array(float(to_numpy(loss))), np.array(np.mean(residual**2)),
+                         self.dtype, terms=len(x)),
+            assert_close("first-step gradient", moved, gradient, self.dtype, terms=len(x)),
+        ])
 
     def learned(self, history: dict[str, list[float]], before: float) -> str:
         """Training lowered the loss; a model that does not learn is a failed benchmark."""
@@ -95,6 +114,7 @@ class Fit(_LinearModelWorkload):
         self.seed_everything()
         self.place_data(self.dtype)
         self.model = linear_model()
+        self.initial_weights = self.model.get_weights()
         # section 3-6-3: compile(optimizer="rmsprop", loss="mean_squared_error", metrics=["accuracy"])
         self.model.compile(optimizer="rmsprop", loss="mean_squared_error", metrics=["accuracy"],
                            **compile_options(mode))
@@ -107,8 +127,9 @@ class Fit(_LinearModelWorkload):
         history = self.model.fit(self.x, self.y, epochs=CHECK_EPOCHS - 1, batch_size=self.batch_size,
                                  verbose=0).history
         self._figures.update(history=joined_history(outputs.history, history), **compiled_settings(self.model))
-        return f"{self.learned(history, first_loss)}; " + self.check_evaluate(
-            self.x, self.y, self.host_x, self.host_y, batch_size=128)
+        evaluated = self.model.evaluate(self.x, self.y, batch_size=128, verbose=0)
+        return "; ".join([self.check_first_step(self.host_x, self.host_y, self.batch_size),
+                          self.learned(history, first_loss), self.check_evaluate(*evaluated, self.host_x, self.host_y)])
 
 
 @register
@@ -131,6 +152,7 @@ class FitValidation(_LinearModelWorkload):
         self.seed_everything()
         self.place_data(self.dtype)
         self.model = linear_model()
+        self.initial_weights = self.model.get_weights()
         compile_listing_3_24(self.model, mode)
 
     def step(self):
@@ -145,9 +167,11 @@ class FitValidation(_LinearModelWorkload):
         val_accuracy = history["val_binary_accuracy"][-1]
         assert_true(val_accuracy >= self.MIN_VAL_ACCURACY,
                     f"validation accuracy {val_accuracy:.3f} < {self.MIN_VAL_ACCURACY}")
-        return (f"{self.learned(history, first_loss)}; validation accuracy {val_accuracy:.3f} >= "
-                f"{self.MIN_VAL_ACCURACY}; " + self.check_evaluate(
-                    self.val_x, self.val_y, self.host_val_x, self.host_val_y, batch_size=128))
+        evaluated = self.model.evaluate(self.val_x, self.val_y, batch_size=128, verbose=0)
+        return "; ".join([self.check_first_step(self.host_train_x, self.host_train_y, self.batch_size),
+                          self.learned(history, first_loss),
+                          f"validation accuracy {val_accuracy:.3f} >= {self.MIN_VAL_ACCURACY}",
+                          self.check_evaluate(*evaluated, self.host_val_x, self.host_val_y)])
 
 
 class _TrainedLinearModel(_LinearModelWorkload):
@@ -183,9 +207,10 @@ class Evaluate(_TrainedLinearModel):
         return self.model.evaluate(self.val_x, self.val_y, batch_size=self.batch_size, verbose=0)
 
     def check(self, outputs):
+        """The timed call's own loss and accuracy (not a second evaluate) against float64 NumPy."""
         loss, accuracy = outputs
         self._figures.update(loss=float(loss), binary_accuracy=float(accuracy))
-        return self.check_evaluate(self.val_x, self.val_y, self.host_val_x, self.host_val_y, self.batch_size)
+        return self.check_evaluate(loss, accuracy, self.host_val_x, self.host_val_y)
 
 
 @register

@@ -26,9 +26,10 @@ class ModelSpec:
 
 
 def _classifier() -> keras.layers.Layer:
-    """The softmax output, in float32 whatever the precision policy, as Keras's mixed-precision guide
-    advises (under the float32 policy it changes nothing)."""
-    return keras.layers.Dense(CLASSES, activation="softmax", dtype="float32")
+    """The softmax output, in float32 under a mixed-precision policy, as Keras's mixed-precision guide
+    advises; in the policy's own dtype otherwise (float64 for the checks' reference twin)."""
+    mixed = keras.config.dtype_policy().name.startswith("mixed")
+    return keras.layers.Dense(CLASSES, activation="softmax", dtype="float32" if mixed else None)
 
 
 def _mlp(units: tuple[int, ...]) -> Callable[[], keras.Model]:
@@ -59,12 +60,29 @@ def _lstm() -> keras.Model:
     return keras.Sequential([keras.Input((32, 16)), keras.layers.LSTM(64), _classifier()])
 
 
+class PositionEmbedding(keras.layers.Layer):
+    """A learned embedding of each position, added to the token embeddings. (An Embedding layer called on
+    keras.ops.arange(length) is evaluated once when the model is built: a constant, never trained.)"""
+
+    def __init__(self, length: int, width: int, **kwargs):
+        super().__init__(**kwargs)
+        self.length, self.width = length, width
+
+    def build(self, input_shape):
+        self.positions = self.add_weight(shape=(self.length, self.width), initializer="uniform", name="positions")
+
+    def call(self, x):
+        return x + keras.ops.cast(self.positions, x.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "length": self.length, "width": self.width}
+
+
 def _transformer(vocabulary: int = 1000, length: int = 32, width: int = 64, heads: int = 4) -> keras.Model:
     """One encoder block (figure 3.9): attention and feed-forward, each with a residual connection and
     LayerNormalization, over token and position embeddings; pooled into a classifier."""
     tokens = keras.Input((length,), dtype="int32")
-    positions = keras.ops.arange(length)
-    x = keras.layers.Embedding(vocabulary, width)(tokens) + keras.layers.Embedding(length, width)(positions)
+    x = PositionEmbedding(length, width)(keras.layers.Embedding(vocabulary, width)(tokens))
     attended = keras.layers.MultiHeadAttention(num_heads=heads, key_dim=width // heads)(x, x)
     x = keras.layers.LayerNormalization()(x + attended)
     fed = keras.layers.Dense(2 * width, activation="relu")(x)
