@@ -1,7 +1,8 @@
 """Every check can fail. Each workload whose check reads its result is given that result corrupted -- zeroed,
 scaled by 1.01 (float32, float64) or 1.02 (bfloat16, float16), one element moved, one element off by one --
 at its smallest (smoke) and largest quick size, and its own check must reject each. (The training family's
-checks recompute the first batch on the device against a float64 twin; the last test corrupts that.)"""
+checks recompute the first batch on the device against a float64 twin, and so do the distributed training
+steps; the last tests corrupt that.)"""
 
 from __future__ import annotations
 
@@ -91,6 +92,25 @@ def test_a_wrong_first_training_step_fails_against_the_float64_twin(cpu, monkeyp
             twin = workload.twin
             monkeypatch.setattr(workload, "twin", lambda weights: twin([w / 1.01 for w in weights]))
             with pytest.raises(CheckFailed, match="first batch"):
+                workload.check(outputs)
+    finally:
+        workload.teardown()
+
+
+@pytest.mark.parametrize("loop", ["fit", "custom"])
+def test_a_wrong_first_distributed_step_fails_against_the_float64_twin(cpu, monkeypatch, loop):
+    """distributed_train's check steps a copy of the model once across the replicas; a step computed
+    with weights 1% off fails against the twin, in fit and in the custom loop."""
+    workload = CATALOGUE["distributed_train"](model="mlp", strategy="one_device", replicas=1, workers=1,
+                                              per_replica_batch=8, samples=64, loop=loop)
+    try:
+        with device_scope(cpu):
+            workload.setup(cpu, "graph")
+            outputs = workload.step()
+            workload.initial_weights = [w * 1.01 for w in workload.initial_weights]
+            twin = workload.twin
+            monkeypatch.setattr(workload, "twin", lambda weights: twin([w / 1.01 for w in weights]))
+            with pytest.raises(CheckFailed, match="first-step"):
                 workload.check(outputs)
     finally:
         workload.teardown()

@@ -8,6 +8,9 @@ counts. All-reduce sums a tensor of 4 KB to 256 MB across the replicas (bytes pe
 
 On a CPU, MirroredStrategy's replicas are logical devices that share the same cores: what it shows
 there is the strategy's overhead, not more compute. The report computes scaling efficiency.
+Training is checked as the training family is: the first global batch's loss and gradient, as the
+replicas compute them together, against the model rebuilt in float64 on the CPU; then the loss falls
+and the replicas' weights agree.
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ import numpy as np
 import tensorflow as tf
 
 from . import strategies
-from .checks import assert_true
+from .checks import assert_close, assert_gradients_close, assert_true
 from .keras_backend import to_numpy
 from .keras_common import KerasWorkload
 from .models import MODELS, synthetic_data
 from .profiles import grid, sweep
 from .registry import register
+from .training import MODEL_TERMS, float64_keras, float64_twin, outputs_loss_gradients
 
 CHECK_EPOCHS = 2
 KERAS_MULTI_WORKER_FIT = ("Keras 3's fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585: it "
@@ -115,9 +119,11 @@ class DistributedTrain(_StrategyWorkload):
         self.start_strategy(device)
         self.global_batch = self.params["per_replica_batch"] * self.replicas
         x, labels = synthetic_data(self.params["model"], self.params["samples"])
+        self.host_x, self.host_labels = x, labels
         with self.strategy.scope():
             self.model = MODELS[self.params["model"]].build()
             self.optimizer = keras.optimizers.RMSprop()
+        self.initial_weights = self.model.get_weights()
         self._figures["global_batch"] = self.global_batch
         if self.params["loop"] == "fit":
             self.model.compile(optimizer=self.optimizer, loss=keras.losses.SparseCategoricalCrossentropy(),
@@ -138,13 +144,14 @@ class DistributedTrain(_StrategyWorkload):
                     .shard(context.num_input_pipelines, context.input_pipeline_id).batch(batch).cache())
         return dataset_fn
 
-    def _replica_step(self, x, y):
+    def _replica_step(self, x, y, model=None, optimizer=None):
         """Section 3-5-4's step, with the loss averaged over the global batch (tf.distribute's rule)."""
+        model, optimizer = model or self.model, optimizer or self.optimizer
         with tf.GradientTape() as tape:
-            per_example = self.loss_fn(y, self.model(x, training=True))
+            per_example = self.loss_fn(y, model(x, training=True))
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch)
-        gradients = tape.gradient(loss, self.model.trainable_variables)
-        self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         return loss
 
     def _train_epoch(self, dataset):
@@ -163,7 +170,47 @@ class DistributedTrain(_StrategyWorkload):
             return self.model.fit(self.dataset, epochs=1, shuffle=False, verbose=0).history["loss"][0]
         return self.train_epoch(self.dataset)
 
+    def twin(self, weights: list[np.ndarray]) -> keras.Model:
+        return float64_twin(self.params["model"], weights)
+
+    def check_first_step(self) -> str:
+        """The first global batch's loss and gradient at the initial weights, as the timed loop computes
+        them across its replicas (and workers), against the float64 twin's on the CPU: a copy of the model
+        stepped once by SGD(learning_rate=1) moves its weights by minus the global gradient."""
+        batch = self.global_batch
+        with self.strategy.scope():
+            probe = MODELS[self.params["model"]].build()
+            probe.set_weights(self.initial_weights)
+            sgd = keras.optimizers.SGD(learning_rate=1.0)
+        if self.params["loop"] == "fit":
+            probe.compile(optimizer=sgd, loss=keras.losses.SparseCategoricalCrossentropy(), jit_compile=False)
+            first = tf.data.Dataset.from_tensor_slices((self.host_x[:batch], self.host_labels[:batch])).batch(batch)
+            loss = probe.fit(first, epochs=1, shuffle=False, verbose=0).history["loss"][0]
+        else:  # the replicas' first batches together are the first global batch (see _shard)
+            with self.strategy.scope():
+                sgd.build(probe.trainable_variables)
+
+            def summed_step(x, y):
+                share = self._replica_step(x, y, probe, sgd)
+                return tf.distribute.get_replica_context().all_reduce("sum", share)
+
+            shards = self.strategy.distribute_datasets_from_function(self._shard(self.host_x, self.host_labels))
+            x, y = next(iter(shards))
+            summed = tf.function(lambda x, y: self.strategy.run(summed_step, args=(x, y)))(x, y)
+            loss = float(to_numpy(self.strategy.experimental_local_results(summed)[0]))
+        moved = [w0.astype(np.float64) - w1 for w0, w1 in zip(self.initial_weights, probe.get_weights())]
+        twin = self.twin(self.initial_weights)
+        with float64_keras(), tf.device("/CPU:0"):
+            _, reference_loss, reference_gradients = outputs_loss_gradients(
+                twin, keras.losses.SparseCategoricalCrossentropy(),
+                tf.constant(self.host_x[:batch].astype(np.float64)), tf.constant(self.host_labels[:batch]))
+        return "; ".join([
+            assert_close("first-step loss", np.array(loss), np.array(reference_loss), self.dtype, MODEL_TERMS),
+            assert_gradients_close("first-step gradients", moved, reference_gradients, self.dtype, MODEL_TERMS),
+        ])
+
     def check(self, outputs):
+        first_step = self.check_first_step()
         losses = [float(to_numpy(outputs))] + [float(to_numpy(self.step())) for _ in range(CHECK_EPOCHS)]
         self._figures["loss_history"] = losses
         assert_true(bool(np.isfinite(losses).all()), f"non-finite loss {losses}")
@@ -171,7 +218,7 @@ class DistributedTrain(_StrategyWorkload):
                     f"{CHECK_EPOCHS} more epochs: the model did not learn")
         spread = self._replica_spread()
         assert_true(spread <= 1e-5, f"the replicas' weights differ (relative spread {spread:.1e}): out of sync")
-        return (f"loss fell from {losses[0]:.4f} to {losses[-1]:.4f}; the {self.replicas} replicas' weights agree "
+        return (f"{first_step}; loss fell from {losses[0]:.4f} to {losses[-1]:.4f}; the {self.replicas} replicas' weights agree "
                 f"(relative spread {spread:.1e})")
 
     def _replica_spread(self) -> float:

@@ -86,6 +86,14 @@ def float64_keras():
         keras.config.set_floatx(floatx)
 
 
+def float64_twin(model: str, weights: list[np.ndarray]) -> keras.Model:
+    """The same model in float64 on the CPU, with these weights: the checks' reference."""
+    with float64_keras(), tf.device("/CPU:0"):
+        twin = MODELS[model].build()
+        twin.set_weights([w.astype(np.float64) for w in weights])
+    return twin
+
+
 def outputs_loss_gradients(model: keras.Model, loss_fn, x, y) -> tuple[np.ndarray, float, list[np.ndarray]]:
     """One forward and backward pass (training=True), as NumPy."""
     with tf.GradientTape() as tape:
@@ -161,11 +169,7 @@ class _ModelWorkload(KerasWorkload):
                            **compile_options(mode))
 
     def twin(self, weights: list[np.ndarray]) -> keras.Model:
-        """The same model in float64 on the CPU, with these weights: the checks' reference."""
-        with float64_keras(), tf.device("/CPU:0"):
-            twin = MODELS[self.params["model"]].build()
-            twin.set_weights([w.astype(np.float64) for w in weights])
-        return twin
+        return float64_twin(self.params["model"], weights)
 
     def compute_dtype(self) -> str:
         return keras.mixed_precision.global_policy().compute_dtype
