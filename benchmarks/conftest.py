@@ -21,7 +21,7 @@ from tensorbench.workloads.profiles import PROFILES
 
 from . import outcomes, results_file
 from .harness import Rounds, measure
-from .out_of_memory import OutOfMemory, with_largest_fitted
+from .out_of_memory import OutOfMemory
 
 COMPLETED = pytest.StashKey[set]()
 CASES = pytest.StashKey[dict]()
@@ -43,6 +43,8 @@ def pytest_addoption(parser):
                     help="comma-separated workload names, families or chapter sections (3-5-2)")
     group.addoption("--tensorbench-exclude", default="",
                     help="comma-separated case ids to leave out (tensorbench run runs them in their own processes)")
+    group.addoption("--tensorbench-cases", default="",
+                    help="comma-separated case ids: run only these (tensorbench run's processes of their own)")
     group.addoption("--tensorbench-json", metavar="PATH",
                     help="write the JSON of every finished benchmark to PATH after each one (tensorbench run's "
                          "results); --benchmark-json writes pytest-benchmark's at the end")
@@ -65,7 +67,7 @@ def _end_with_parent() -> None:
     """In a process that `tensorbench run` started (scripts/processes.py): be killed when run dies, even
     by SIGKILL (Linux's PR_SET_PDEATHSIG), so that no worker outlives it, waiting in a collective for a
     peer that is gone. What finished is already in this process's JSON (checkpoints); run is gone anyway."""
-    parent = os.environ.get("TENSORBENCH_PARENT_PID")
+    parent = os.environ.get(strategies.PARENT_PID_ENV)
     if not parent:
         return
     try:
@@ -110,14 +112,12 @@ def pytest_generate_tests(metafunc):
     if "case_id" not in metafunc.fixturenames:
         return
     config = metafunc.config
-    family = metafunc.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
     profile = config.getoption("--tensorbench-profile")
     modes = _csv(config.getoption("--tensorbench-modes"))
     unknown = sorted(set(modes) - set(MODES))
     if unknown:
         raise pytest.UsageError(f"unknown modes {unknown}; valid: {', '.join(MODES)}")
-    cases = enumerate_cases(profile, _selected_devices(config), modes,
-                            _csv(config.getoption("--tensorbench-only")), family)
+    cases = enumerate_cases(profile, _selected_devices(config), modes, _csv(config.getoption("--tensorbench-only")))
     # pytest-benchmark stores the parameter in its JSON: the readable id, not the object.
     config.stash[CASES].update((c.id, c) for c in cases)
     metafunc.parametrize("case_id", [c.id for c in cases], ids=[c.id for c in cases])
@@ -160,7 +160,7 @@ def _save(session) -> None:
         results_file.save(session.config)
     except results_file.SavingFailed as exc:
         outcomes.stop(session, str(exc))
-        results_file.save_last_with(session.config, lambda benchmarks: _run_record(session.config, benchmarks))
+        results_file.save_last_with(session.config, lambda benchmarks: _run_record(session.config))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -197,7 +197,7 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info["tensorbench"] = environment()
 
 
-def _run_record(config, benchmarks: list[dict]) -> dict:
+def _run_record(config) -> dict:
     """The JSON's `tensorbench` block: the run's options, what ran out of memory, what failed, and why
     the suite stopped itself (null when it did not)."""
     return {
@@ -205,7 +205,7 @@ def _run_record(config, benchmarks: list[dict]) -> dict:
         "devices": config.getoption("--tensorbench-devices") or "all present",
         "modes": config.getoption("--tensorbench-modes"),
         "only": config.getoption("--tensorbench-only"),
-        "out_of_memory": with_largest_fitted(config.stash[OUT_OF_MEMORY], benchmarks),
+        "out_of_memory": config.stash[OUT_OF_MEMORY],
         **outcomes.run_record(config),
     }
 
@@ -214,7 +214,7 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
     """Keep only benchmarks that finished (an interrupted one has partial rounds) and add the run's record."""
     completed = config.stash[COMPLETED]
     output_json["benchmarks"] = [b for b in output_json["benchmarks"] if b["fullname"] in completed]
-    output_json["tensorbench"] = _run_record(config, output_json["benchmarks"])
+    output_json["tensorbench"] = _run_record(config)
 
 
 def pytest_runtest_teardown(item, nextitem):
@@ -223,15 +223,18 @@ def pytest_runtest_teardown(item, nextitem):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Deselect a benchmark module whose family --only left out (rather than report an empty skip), and
-    the cases --tensorbench-exclude names."""
+    """Deselect the cases --tensorbench-exclude names, all but those --tensorbench-cases names (and the
+    device tests) when it is given, and the empty parameter set when nothing is selected (rather than
+    report an empty skip)."""
     excluded = set(_csv(config.getoption("--tensorbench-exclude")))
+    only = set(_csv(config.getoption("--tensorbench-cases")))
 
     def left_out(item) -> bool:
         if "case_id" not in getattr(item, "fixturenames", ()):
-            return False
+            return bool(only)
         case_id = getattr(getattr(item, "callspec", None), "params", {}).get("case_id")
-        return case_id not in config.stash[CASES] or case_id in excluded  # absent: an empty parameter set
+        return (case_id not in config.stash[CASES] or case_id in excluded  # absent: an empty parameter set
+                or bool(only) and case_id not in only)
 
     dropped = [item for item in items if left_out(item)]
     if dropped:

@@ -11,7 +11,6 @@ at that length. Faster calls go through pytest-benchmark's calibration, which lo
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any
 
 import pytest
 from tensorbench.workloads.cases import Case
-from tensorbench.workloads.devices import Device, is_out_of_memory, must_wait, wait
+from tensorbench.workloads.devices import Device, device_scope, is_out_of_memory, must_wait, wait
 
 from .out_of_memory import OutOfMemory
 
@@ -70,19 +69,6 @@ def _json_ready(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
     return value
-
-
-def device_scope(device: Device):
-    """tf.device for TensorFlow's devices, keras.device for those JAX or PyTorch found; none for NumPy."""
-    if device.details.get("keras_device"):
-        import keras
-
-        return keras.device(device.details["keras_device"])
-    if device.tf_name is None:
-        return contextlib.nullcontext()
-    import tensorflow as tf
-
-    return tf.device(device.tf_name)
 
 
 def _peak_memory(device: Device, reset: bool = False) -> int | None:

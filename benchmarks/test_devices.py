@@ -5,8 +5,7 @@ import keras
 import numpy as np
 import pytest
 from tensorbench.workloads import devices
-
-from .harness import device_scope
+from tensorbench.workloads.devices import device_scope
 
 
 @pytest.mark.parametrize("kind", ["cpu", "gpu", "tpu"])

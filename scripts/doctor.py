@@ -101,8 +101,8 @@ def environment_checks(require_gpu: bool) -> list[Check]:
 
 def correctness_checks(device) -> list[Check]:
     """Each workload's own float64 check, on this device, in graph mode."""
-    from tensorbench.benchmarks.harness import device_scope
     from tensorbench.workloads.base import CheckFailed
+    from tensorbench.workloads.devices import device_scope
     from tensorbench.workloads.gradients import WeightGradient
     from tensorbench.workloads.linear_classifier import LinearClassifier
     from tensorbench.workloads.tensor_ops import Conv2D, MatMul
@@ -122,7 +122,7 @@ def correctness_checks(device) -> list[Check]:
 
 
 def _matmul_gflops(device, n: int, dtype: str) -> float:
-    from tensorbench.benchmarks.harness import device_scope
+    from tensorbench.workloads.devices import device_scope
     from tensorbench.workloads.tensor_ops import MatMul
 
     workload = MatMul(n=n, dtype=dtype)
@@ -136,7 +136,7 @@ def _matmul_gflops(device, n: int, dtype: str) -> float:
 
 def speed_checks(device, tf32: bool) -> list[Check]:
     import tensorflow as tf
-    from tensorbench.benchmarks.harness import device_scope
+    from tensorbench.workloads.devices import device_scope
 
     from .ceilings import datasheet_peak
 
@@ -176,8 +176,8 @@ def bandwidth_check(device) -> Check:
     """The stream ceiling (workloads/ceilings.py): x += y in place, beyond the caches. An out-of-place
     x * 1 allocates a fresh output at every call, and on the development CPU measured the page faults of
     that (3.9 to 4.2 GB/s) rather than the memory (26 GB/s in place)."""
-    from tensorbench.benchmarks.harness import device_scope
     from tensorbench.workloads.ceilings import Stream
+    from tensorbench.workloads.devices import device_scope
 
     stream = Stream(size="saturating")
     try:
@@ -196,7 +196,7 @@ def bandwidth_check(device) -> Check:
 
 def training_speedup(cpu, accelerator) -> Check:
     """The chapter MLP's custom training loop, one epoch of 512 samples, on the CPU and an accelerator."""
-    from tensorbench.benchmarks.harness import device_scope
+    from tensorbench.workloads.devices import device_scope
     from tensorbench.workloads.training import Train
 
     seconds = {}

@@ -23,9 +23,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tensorbench.workloads.strategies import ProcessSpec, loopback_tf_configs
+from tensorbench.workloads.strategies import PARENT_PID_ENV, ProcessSpec, loopback_tf_configs
 
-PARENT_PID_ENV = "TENSORBENCH_PARENT_PID"
 GRACE_S = 30.0
 STOP_WAIT_S = 10.0
 BASE_TIMEOUT_S = 300.0

@@ -164,13 +164,34 @@ def version_conflicts(table: pd.DataFrame) -> list[str]:
 
 def run_record(path: str | Path) -> dict:
     """The run's own record (the JSON's `tensorbench` block), its lists holding only records:
-    out_of_memory and failed (lists of dicts), stopped (why the suite stopped itself, or None)."""
-    block = as_dict(read_json(path).get("tensorbench"))
+    out_of_memory (each with the largest batch of its sweep that fitted) and failed (lists of dicts),
+    stopped (why the suite stopped itself, or None)."""
+    doc = read_json(path)
+    block = as_dict(doc.get("tensorbench"))
     lists = {key: [r for r in block[key] if isinstance(r, dict)] if isinstance(block.get(key), list) else []
              for key in ("out_of_memory", "failed")}
+    benchmarks = [b for b in doc.get("benchmarks") or [] if isinstance(b, dict)] if isinstance(doc, dict) else []
+    lists["out_of_memory"] = with_largest_fitted(lists["out_of_memory"], benchmarks)
     return {**block, **lists, "stopped": _text(block.get("stopped"))}
 
 
 def out_of_memory(paths: list[str | Path]) -> list[dict]:
     """The out-of-memory records of these runs (tensorbench.out_of_memory)."""
     return [record for path in paths for record in run_record(path)["out_of_memory"]]
+
+
+def with_largest_fitted(records: list[dict[str, Any]], benchmarks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each record with `largest_batch_that_fitted`: the largest batch size that finished in its sweep
+    (the same workload, device, mode and parameters but for the batch size)."""
+    def sweep(info: dict[str, Any]) -> tuple:
+        params = {k: v for k, v in as_dict(info.get("params")).items() if k != "batch_size"}
+        return info.get("workload"), info.get("device"), info.get("mode"), json.dumps(params, sort_keys=True, default=str)
+
+    fitted: dict[tuple, list] = {}
+    for bench in benchmarks:
+        info = as_dict(bench.get("extra_info"))
+        batch = as_dict(info.get("params")).get("batch_size")
+        if _number(batch) is not None:
+            fitted.setdefault(sweep(info), []).append(batch)
+    return [{**record, "largest_batch_that_fitted": max(fitted.get(sweep(record), []), default=None)}
+            for record in records]

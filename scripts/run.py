@@ -23,10 +23,9 @@ from .native_log import captured_native_stderr
 
 
 def _benchmarks_dir() -> Path:
-    """The suite: benchmarks/ beside scripts/ in a checkout, or the installed tensorbench.benchmarks."""
-    import tensorbench.benchmarks
-
-    return Path(tensorbench.benchmarks.__file__).resolve().parent
+    """The suite, benchmarks/ beside scripts/ (a checkout or the installed package): pytest runs it
+    by path; the commands never import the benchmark layer."""
+    return Path(__file__).resolve().parent.parent / "benchmarks"
 
 
 def run_id(devices: list) -> str:
@@ -85,11 +84,6 @@ def plan(profile: str, devices: list[str], modes: list[str], only: list[str]) ->
     return present, cases
 
 
-def node_id(case) -> str:
-    family = case.workload.family
-    return f"{_benchmarks_dir() / f'test_{family}.py'}::test_{family}[{case.id}]"
-
-
 def run(profile: str, devices: list[str], modes: list[str], only: list[str], output: str | None,
         isolate: str = "auto", backends: list[str] | None = None) -> int:
     import pytest
@@ -129,7 +123,7 @@ def run(profile: str, devices: list[str], modes: list[str], only: list[str], out
     groups += [processes.Group(ProcessSpec(backend=b), limit_s=float("inf")) for b in others]  # enumerate their own
     if groups and status not in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
         status = max(status, run_groups(groups, options, out_dir / "isolated"))
-        merge_parts(json_path, sorted((out_dir / "isolated").glob("*.json")))
+    merge_parts(json_path, sorted((out_dir / "isolated").glob("*.json")))
     return finish(json_path, status)
 
 
@@ -162,8 +156,8 @@ def run_groups(groups: list, options: list[str], folder: Path) -> int:
         print(f"[{number}/{len(groups)}] in processes of their own ({needs}, {group.spec.workers} worker(s)): {what}",
               flush=True)
         # listed cases, quietly; or a whole backend's run, a line per benchmark as in this process
-        selected = [*[node_id(c) for c in group.cases], "-q"] if group.cases else [str(_benchmarks_dir()), "-v"]
-        command = [sys.executable, "-m", "pytest", *selected, *options]
+        selected = [f"--tensorbench-cases={','.join(c.id for c in group.cases)}", "-q"] if group.cases else ["-v"]
+        command = [sys.executable, "-m", "pytest", str(_benchmarks_dir()), *selected, *options]
         status = processes.run_group(group, command, folder / f"{number:04d}.json", folder)
         if status in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
             return status
@@ -175,7 +169,7 @@ def merge_parts(json_path: Path, parts: list[Path]) -> None:
     """Add the other processes' benchmarks, failures and out-of-memory records to the run's JSON, the
     reason one of them stopped, and the machine info of each other Keras backend's process (its
     framework's version and settings)."""
-    from tensorbench.benchmarks.out_of_memory import with_largest_fitted
+    from .results import with_largest_fitted
 
     docs = [json.loads(p.read_text()) for p in [json_path, *parts] if p.exists() and p.stat().st_size]
     if not docs:
@@ -183,6 +177,8 @@ def merge_parts(json_path: Path, parts: list[Path]) -> None:
     merged = docs[0]
     block = merged.setdefault("tensorbench", {})
     records = block.setdefault("out_of_memory", [])
+    if len(docs) == 1 and not records:
+        return  # nothing to add
     failed = block.setdefault("failed", [])
     for doc in docs[1:]:
         merged["benchmarks"].extend(doc["benchmarks"])

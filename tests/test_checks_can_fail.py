@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tensorbench.benchmarks.harness import device_scope
 from tensorbench.workloads import registry
 from tensorbench.workloads.base import CheckFailed
+from tensorbench.workloads.devices import device_scope
 from tensorbench.workloads.keras_backend import to_numpy
 
 CATALOGUE = registry.all_workloads()

@@ -7,9 +7,9 @@ import json
 
 import pandas as pd
 import pytest
-from tensorbench.benchmarks.harness import device_scope
 from tensorbench.scripts import report
 from tensorbench.workloads.checks import tolerance
+from tensorbench.workloads.devices import device_scope
 from tensorbench.workloads.tensor_ops import DTYPES, Conv2D, Elementwise, MatMul
 from tensorbench.workloads.training import MixedPrecision
 

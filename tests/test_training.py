@@ -7,11 +7,12 @@ import json
 import sys
 
 import pytest
-from tensorbench.benchmarks.harness import device_scope
-from tensorbench.benchmarks.out_of_memory import with_largest_fitted
+from tensorbench.scripts import results
 from tensorbench.scripts.processes import plan_groups
+from tensorbench.scripts.results import with_largest_fitted
 from tensorbench.scripts.run import merge_parts, run_groups
 from tensorbench.workloads.cases import Case
+from tensorbench.workloads.devices import device_scope
 from tensorbench.workloads.models import MODELS, synthetic_data
 from tensorbench.workloads.training import LOSSES, METRICS, OPTIMIZERS, Inference, Train
 
@@ -93,8 +94,8 @@ def test_out_of_memory_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:]
     doc = json.loads(out.read_text())
     assert [b["extra_info"]["params"]["batch_size"] for b in doc["benchmarks"]] == [8, 16]
-    records = doc["tensorbench"]["out_of_memory"]
-    assert [r["params"]["batch_size"] for r in records] == [32, 64]
+    assert [r["params"]["batch_size"] for r in doc["tensorbench"]["out_of_memory"]] == [32, 64]
+    records = results.run_record(out)["out_of_memory"]  # the results layer adds the largest that fitted
     assert all(r["largest_batch_that_fitted"] == 16 and "ResourceExhaustedError" in r["error"] for r in records)
     assert "out of memory: train-mlp-batch_size32" in result.stdout
 

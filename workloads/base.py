@@ -30,14 +30,14 @@ class Workload(abc.ABC):
     name: ClassVar[str]
     """Registry key, also the first part of every benchmark id."""
     family: ClassVar[str]
-    """Group of related workloads (tensors, tensor_ops, gradients, ...); also a test module name."""
+    """Group of related workloads (tensors, tensor_ops, gradients, ...): --only and the report group by it."""
     version: ClassVar[str] = "1"
     """Bump when the computation changes; results of different versions are not compared."""
     section: ClassVar[str | None] = None
     """Section of the textbook chapter (shared/seed) this workload comes from, such as "3-5-3"."""
     backends: ClassVar[tuple[str, ...]] = ("tensorflow",)
-    """Keras backends it runs under: TensorFlow only for tf.* code; the Keras workloads written with
-    keras.ops and keras_backend run under JAX and PyTorch too (registry.CATALOGUE_MODULES agrees)."""
+    """Keras backends it runs under, those of its module in registry.CATALOGUE_MODULES (set there, by
+    register: a module's workloads share its imports)."""
     numpy_baseline: ClassVar[bool] = False
     """True when the workload also runs on the `numpy` pseudo-device (the chapter compares the two)."""
     numpy_dtypes: ClassVar[tuple[str, ...]] = ("float32",)

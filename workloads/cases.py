@@ -39,8 +39,7 @@ def _param_id(key: str, value: Any) -> str:
     return f"{key}{value}"
 
 
-def enumerate_cases(profile: str, devices: list[Device], modes: list[str], only: list[str] | None = None,
-                    family: str | None = None) -> list[Case]:
+def enumerate_cases(profile: str, devices: list[Device], modes: list[str], only: list[str] | None = None) -> list[Case]:
     """Every case to run under this process's Keras backend, in catalogue order. The numpy baseline takes
     only workloads that have one, in eager mode and its dtypes; a workload may run fewer modes in a profile
     (`profile_modes`; the numpy baseline is eager whatever the profile). Neither is a skip: those cases are not benchmarks. A workload's own limits
@@ -51,7 +50,6 @@ def enumerate_cases(profile: str, devices: list[Device], modes: list[str], only:
     return [
         Case(cls, params, device, mode, backend)
         for cls in registry.select(only).values()
-        if family is None or cls.family == family
         for params in cls.sweeps[profile]
         for device in devices
         for mode in modes

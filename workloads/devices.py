@@ -12,6 +12,7 @@ such hardware: see README, "What has run where".
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import platform
@@ -293,3 +294,16 @@ def is_out_of_memory(exc: BaseException) -> bool:
         return True
     text = str(exc)
     return "RESOURCE_EXHAUSTED" in text or "out of memory" in text.lower()
+
+
+def device_scope(device: Device):
+    """tf.device for TensorFlow's devices, keras.device for those JAX or PyTorch found; none for NumPy."""
+    if device.details.get("keras_device"):
+        import keras
+
+        return keras.device(device.details["keras_device"])
+    if device.tf_name is None:
+        return contextlib.nullcontext()
+    import tensorflow as tf
+
+    return tf.device(device.tf_name)

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 
 from .checks import assert_close
-from .keras_backend import KERAS_BACKENDS, compile_for_mode, place, to_numpy
+from .keras_backend import compile_for_mode, place, to_numpy
 from .keras_common import KerasWorkload, dense_forward_np
 from .profiles import grid, sweep
 from .registry import register
@@ -57,7 +57,6 @@ class DenseStackForward(KerasWorkload):
 
     name = "dense_forward"
     family = "keras_layers"
-    backends = KERAS_BACKENDS
     section = "3-6-1"
     sweeps = sweep(
         smoke=grid(impl=list(LAYER_IMPLEMENTATIONS), batch=[2]),

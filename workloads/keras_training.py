@@ -12,7 +12,7 @@ import numpy as np
 
 from .checks import assert_close, assert_true
 from .data import two_clouds, validation_split
-from .keras_backend import KERAS_BACKENDS, compile_for_mode, compile_options, place, to_numpy
+from .keras_backend import compile_for_mode, compile_options, place, to_numpy
 from .keras_common import KerasWorkload, compiled_settings, dense_forward_np
 from .profiles import grid, sweep
 from .registry import register
@@ -40,7 +40,6 @@ class _LinearModelWorkload(KerasWorkload):
     """Builds the clouds on the device and the linear model; checks the model against float64 NumPy."""
 
     family = "keras_training"
-    backends = KERAS_BACKENDS
 
     def place_data(self, dtype: str) -> None:
         self.host_x, self.host_y = two_clouds(1000, seed=0)

@@ -30,9 +30,13 @@ _REGISTRY: dict[str, type[Workload]] = {}
 
 
 def register(cls: type[Workload]) -> type[Workload]:
-    """Class decorator that adds a workload to the catalogue under its `name`."""
+    """Class decorator that adds a workload to the catalogue under its `name`, with its module's backends."""
+    module = cls.__module__.rsplit(".", 1)[-1]
+    if module not in CATALOGUE_MODULES:
+        raise ValueError(f"{cls.__name__} is registered in {module}, which CATALOGUE_MODULES does not list")
     if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
         raise ValueError(f"two workloads are named {cls.name!r}")
+    cls.backends = CATALOGUE_MODULES[module]
     _REGISTRY[cls.name] = cls
     return cls
 

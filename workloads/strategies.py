@@ -20,6 +20,7 @@ STRATEGIES = ("one_device", "mirrored", "multi_worker", "tpu")
 LOGICAL_DEVICES_ENV = "TENSORBENCH_LOGICAL_DEVICES"
 """Split the CPU into this many logical devices at start-up (MirroredStrategy over N CPU replicas)."""
 MULTI_WORKER_ENV = "TENSORBENCH_MULTI_WORKER"
+PARENT_PID_ENV = "TENSORBENCH_PARENT_PID"  # set by tensorbench run in the processes it starts
 """Create MultiWorkerMirroredStrategy at start-up from TF_CONFIG (only when this is set, so that a
 TF_CONFIG left in a user's shell does not turn an ordinary run into a cluster member)."""
 COLLECTIVE_TIMEOUT_S = 120

@@ -1,0 +1,79 @@
+"""Data flows one way: workloads -> benchmarks -> results -> commands. A module imports only from its
+own layer and those before it, and the results layer (which reads JSON into tables and charts) imports
+no workload, so a report never needs TensorFlow. Read from the source with `ast`, not by importing."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.plumbing
+
+# The layer of each package, or of single modules of scripts/ (the commands sit on the results layer).
+COMMANDS = {"cli", "run", "doctor", "processes", "native_log"}
+ORDER = ["workloads", "benchmarks", "results", "commands"]
+# What each layer may import from tensorbench besides its own. The commands start the benchmark layer
+# through pytest, by path: they never import it.
+ALLOWED = {
+    "workloads": set(),
+    "benchmarks": {"workloads"},
+    "results": set(),
+    "commands": {"workloads", "results"},
+}
+
+
+def layer_of(module: str) -> str | None:
+    """'workloads', 'benchmarks', 'results' or 'commands' for a dotted module of the package."""
+    parts = module.split(".")
+    if parts[0] == "tensorbench":
+        parts = parts[1:]
+    if not parts or parts[0] not in ("workloads", "benchmarks", "scripts"):
+        return None
+    if parts[0] != "scripts":
+        return parts[0]
+    return "commands" if len(parts) > 1 and parts[1] in COMMANDS else "results"
+
+
+def imports(path: Path) -> list[str]:
+    """The package modules `path` imports, absolute or relative, at any depth (function-level too)."""
+    package = path.parent.name
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names if alias.name.startswith("tensorbench.")]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0 and (node.module or "").startswith("tensorbench"):
+                base = node.module
+            elif node.level == 1:
+                base = f"tensorbench.{package}" + (f".{node.module}" if node.module else "")
+            elif node.level == 2:
+                base = "tensorbench" + (f".{node.module}" if node.module else "")
+            else:
+                continue
+            found += [f"{base}.{alias.name}" for alias in node.names]  # `from . import results` names modules
+    return found
+
+
+SOURCES = sorted(p for d in ("workloads", "benchmarks", "scripts") for p in (REPO / d).glob("*.py"))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_imports_flow_one_way(path):
+    own = layer_of(f"{path.parent.name}.{path.stem}")
+    wrong = [m for m in imports(path)
+             if (layer := layer_of(m)) not in (None, own) and layer not in ALLOWED[own]]
+    assert not wrong, f"{path.parent.name}/{path.name} ({own} layer) imports {wrong}; the flow is {' -> '.join(ORDER)}"
+
+
+def test_the_layer_reader_sees_relative_and_absolute_imports(tmp_path):
+    """The checker itself can fail: a results module importing a workload, either way, is seen."""
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    sample = scripts / "sample.py"
+    sample.write_text("from tensorbench.workloads import devices\ndef f():\n    from ..benchmarks.harness import measure\n")
+    assert imports(sample) == ["tensorbench.workloads.devices", "tensorbench.benchmarks.harness.measure"]
+    assert [layer_of(m) for m in imports(sample)] == ["workloads", "benchmarks"]
