@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from tensorbench.workloads.base import Workload
 from tensorbench.workloads.cases import Case
 from tensorbench.workloads.devices import Device, device_scope, is_out_of_memory, must_wait, wait
 
@@ -72,7 +73,7 @@ def _json_ready(value: Any) -> Any:
 
 
 def _peak_memory(device: Device, reset: bool = False) -> int | None:
-    """Peak bytes allocated on a GPU since the last reset (not yet run on a GPU); None elsewhere."""
+    """Peak bytes allocated on a GPU since the last reset; None elsewhere."""
     if device.kind != "GPU" or device.tf_name is None:  # TensorFlow's GPUs only
         return None
     import tensorflow as tf
@@ -86,6 +87,28 @@ def _peak_memory(device: Device, reset: bool = False) -> int | None:
         return None
 
 
+def first_call(workload: Workload, case: Case) -> dict[str, Any]:
+    """What runs before any timing, inside the device's scope: setup, the first call (timed once and
+    synchronised: tracing or compilation) and the check. Returns the benchmark's extra_info."""
+    device = case.device
+    workload.setup(device, case.mode)
+    start = time.perf_counter()
+    outputs = workload.step()
+    wait(device, outputs)
+    first_call_s = time.perf_counter() - start
+    verified = workload.check(outputs)
+    del outputs
+    return {
+        "workload": workload.name, "family": workload.family, "version": workload.version,
+        "section": workload.section, "backend": case.backend,
+        "device": device.id, "device_kind": device.kind, "device_name": device.name,
+        "mode": case.mode, "dtype": workload.dtype,
+        "params": {k: _json_ready(v) for k, v in workload.params.items()},
+        "flops": workload.flops(), "bytes": workload.bytes(), "items": workload.items(),
+        "first_call_s": first_call_s, "check": verified, **workload.figures(),
+    }
+
+
 def measure(benchmark, case: Case, rounds: Rounds) -> None:
     """Run `case` under pytest-benchmark, recording everything in benchmark.extra_info."""
     workload = case.workload(**case.params)
@@ -96,32 +119,14 @@ def measure(benchmark, case: Case, rounds: Rounds) -> None:
     with device_scope(device):
         try:
             _peak_memory(device, reset=True)
-            workload.setup(device, case.mode)
-
-            start = time.perf_counter()
-            outputs = workload.step()
-            wait(device, outputs)
-            first_call_s = time.perf_counter() - start
-            verified = workload.check(outputs)
-            del outputs
-
-            benchmark.extra_info.update(
-                workload=workload.name, family=workload.family, version=workload.version,
-                section=workload.section, backend=case.backend,
-                device=device.id, device_kind=device.kind, device_name=device.name,
-                mode=case.mode, dtype=workload.dtype,
-                params={k: _json_ready(v) for k, v in workload.params.items()},
-                flops=workload.flops(), bytes=workload.bytes(), items=workload.items(),
-                first_call_s=first_call_s, check=verified,
-            )
-            benchmark.extra_info.update(workload.figures())
+            benchmark.extra_info.update(first_call(workload, case))
 
             if must_wait(device):
                 def timed():
                     wait(device, workload.step())
             else:  # synchronous: time the step itself, with no wrapper call
                 timed = workload.step
-            time_rounds(benchmark, timed, rounds, workload.lockstep())
+            time_rounds(benchmark, timed, rounds, case.rules.lockstep(case.params))
             peak = _peak_memory(device)
             if peak is not None:
                 benchmark.extra_info["peak_memory_bytes"] = peak

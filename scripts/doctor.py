@@ -79,7 +79,7 @@ def environment_checks(require_gpu: bool) -> list[Check]:
     if smi:
         checks.append(Check("driver", "info", ", ".join(f"{g['name']} ({g['memory_bytes'] / 2**30:.0f} GiB)"
                                                         for g in smi) + f", driver {smi[0]['driver']}"))
-    for gpu in tf.config.list_physical_devices("GPU"):  # not yet run on a GPU
+    for gpu in tf.config.list_physical_devices("GPU"):
         growth = tf.config.experimental.get_memory_growth(gpu)
         checks.append(Check(f"memory growth {gpu.name}", "info", "on" if growth else "off (TensorFlow reserves "
                             "most of the GPU's memory at start)"))
@@ -160,7 +160,7 @@ def speed_checks(device, tf32: bool) -> list[Check]:
 
     checks.append(bandwidth_check(device))
     size = COPY_BYTES[device.kind]
-    if device.kind in ("GPU", "TPU"):  # not yet run on a GPU or TPU
+    if device.kind in ("GPU", "TPU"):
         host = np.ones((size // 4,), np.float32)
         with device_scope(device):
             h2d = best_time(lambda: tf.identity(tf.convert_to_tensor(host)), device)

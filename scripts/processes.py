@@ -1,9 +1,9 @@
 """Cases that run outside `tensorbench run`'s own pytest process, and the child processes that run them.
 
 Two kinds of case need a process of their own:
-- a sweep point that allocates by batch size, on a GPU or TPU (`isolate_on_accelerators`): memory that
+- a sweep point that allocates by batch size, on a GPU or TPU (run_rules.py, `isolate_on_accelerators`): memory
   TensorFlow keeps after an out-of-memory error cannot then poison the next point; one process a case;
-- a case whose strategy must be set up before TensorFlow initialises (`process_spec()`): the CPU split
+- a case whose strategy must be set up before TensorFlow initialises (run_rules.py, `process`): the CPU split
   into logical devices, or one process per worker of MultiWorkerMirroredStrategy. Cases with the same
   needs share their processes; the workers of a group run the same cases in the same order (lockstep),
   on free loopback ports, or on the cluster that the user's TF_CONFIG names.
@@ -54,10 +54,10 @@ def plan_groups(cases: list, isolate: str) -> list[Group]:
     shared: dict[ProcessSpec, Group] = {}
     alone: list[Group] = []
     for case in cases:
-        spec = case.workload(**case.params).process_spec(case.device)
+        spec = case.rules.process(case.params, case.device)
         if spec is not None:
             shared.setdefault(spec, Group(spec)).cases.append(case)
-        elif isolate != "off" and case.workload.isolate_on_accelerators and (
+        elif isolate != "off" and case.rules.isolate_on_accelerators and (
                 isolate == "on" or case.device.kind in ASYNC_KINDS):
             alone.append(Group(ProcessSpec(), [case]))
     return alone + list(shared.values())

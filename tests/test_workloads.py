@@ -11,11 +11,13 @@ import json
 
 import numpy as np
 import pytest
+from tensorbench.benchmarks import harness
 from tensorbench.workloads import devices, registry
 from tensorbench.workloads.base import MODES, CheckFailed
 from tensorbench.workloads.cases import Case, enumerate_cases
 from tensorbench.workloads.devices import device_scope
 from tensorbench.workloads.profiles import SCALES
+from tensorbench.workloads.run_rules import RULES, RunRules
 
 from .conftest import REPO
 
@@ -34,15 +36,13 @@ SMOKE_CASES = [
 
 
 def run_once(cls, params, device, mode):
-    """setup, one step, check: what the harness does before timing. Returns (workload, check text)."""
+    """What the harness runs before timing (setup, first call, check), through the harness itself.
+    Returns (workload, check text), or (workload, None) where the workload declares the case unsupported."""
     workload = cls(**params)
-    reason = workload.unsupported(device, mode)
-    if reason:
+    if workload.unsupported(device, mode):
         return workload, None
     with device_scope(device):
-        workload.setup(device, mode)
-        verified = workload.check(workload.step())
-    return workload, verified
+        return workload, harness.first_call(workload, Case(cls, params, device, mode))["check"]
 
 
 @pytest.mark.parametrize(
@@ -87,6 +87,19 @@ def test_every_module_that_registers_a_workload_is_in_the_catalogue():
     assert registering == set(registry.CATALOGUE_MODULES)
     for cls in CATALOGUE.values():  # the backends are the module's, stated once
         assert cls.backends == registry.CATALOGUE_MODULES[cls.__module__.rsplit(".", 1)[-1]]
+
+
+def test_how_cases_run_is_the_runners_data_not_the_workloads():
+    """Processes, lockstep, isolation, modes per profile and only-when-asked live in run_rules.py, keyed
+    by family; a workload class holds none of them."""
+    for cls in CATALOGUE.values():
+        for rule in RunRules.__dataclass_fields__:
+            assert not hasattr(cls, rule), f"{cls.name}.{rule}: runner rules belong in run_rules.py"
+    assert set(RULES) <= {cls.family for cls in CATALOGUE.values()}
+    distributed = Case(CATALOGUE["distributed_train"], {"strategy": "multi_worker", "replicas": 2, "workers": 2},
+                       next(d for d in devices.discover() if d.kind == "CPU"), "graph")
+    assert distributed.rules.lockstep(distributed.params) and distributed.rules.process(
+        distributed.params, distributed.device).workers == 2
 
 
 def test_chapter_sections_are_all_present():

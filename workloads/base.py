@@ -45,16 +45,9 @@ class Workload(abc.ABC):
     float64 is what the references themselves are computed in."""
     modes: ClassVar[tuple[str, ...]] = MODES
     """Modes that mean something for this workload; the others are skipped with a reason."""
-    only_when_asked: ClassVar[bool] = False
-    """True when it runs only if --only names it (its name, family or section): the distributed family
-    starts processes of its own and would double the quick profile's time on a small machine."""
-    isolate_on_accelerators: ClassVar[bool] = False
-    """True when its sweep points should each run in a fresh process on a GPU or TPU, so that memory
-    TensorFlow keeps after an out-of-memory error cannot poison the next point (tensorbench run)."""
-    profile_modes: ClassVar[dict[str, tuple[str, ...]]] = {}
-    """Modes a profile runs, where it runs fewer than all (the quick profile trains in graph mode only)."""
     sweeps: ClassVar[dict[str, list[dict[str, Any]]]]
-    """Parameter sets per profile scale (smoke, quick, standard, full): see profiles.sweep()."""
+    """Parameter sets per profile scale (smoke, quick, standard, full): see profiles.sweep(). How the
+    runner treats a family's cases (processes, modes per profile) is run_rules.py's, not the workload's."""
 
     def __init__(self, **params: Any):
         self.params = params
@@ -96,16 +89,6 @@ class Workload(abc.ABC):
         if mode not in self.modes:
             return f"{self.name} has no {mode} mode: {self.mode_note()}"
         return None
-
-    def process_spec(self, device):
-        """What a process must be started with to run this case (a strategies.ProcessSpec), or None when
-        any process will do. `tensorbench run` starts such processes, grouping cases with the same needs."""
-        return
-
-    def lockstep(self) -> bool:
-        """True when several processes run this case together (one per worker) and must make the same
-        calls: the harness then times a fixed number of calls, not as many as fit in a time."""
-        return False
 
     def mode_note(self) -> str:
         """Why some modes are missing (shown in the skip reason)."""

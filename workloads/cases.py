@@ -10,6 +10,7 @@ from typing import Any
 from . import registry
 from .base import MODES, Workload
 from .devices import Device
+from .run_rules import RunRules, rules
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,11 @@ class Case:
     device: Device
     mode: str
     backend: str = "tensorflow"  # Keras's backend in the process that runs it
+
+    @property
+    def rules(self) -> RunRules:
+        """How the runner treats this case (run_rules.py): its process, lockstep, isolation."""
+        return rules(self.workload.family)
 
     @property
     def id(self) -> str:
@@ -42,8 +48,8 @@ def _param_id(key: str, value: Any) -> str:
 def enumerate_cases(profile: str, devices: list[Device], modes: list[str], only: list[str] | None = None) -> list[Case]:
     """Every case to run under this process's Keras backend, in catalogue order. The numpy baseline takes
     only workloads that have one, in eager mode and its dtypes; a workload may run fewer modes in a profile
-    (`profile_modes`; the numpy baseline is eager whatever the profile). Neither is a skip: those cases are not benchmarks. A workload's own limits
-    (unsupported()) stay in, and become skips."""
+    (run_rules.py; the numpy baseline is eager whatever the profile). Neither is a skip: those cases are
+    not benchmarks. A workload's own limits (unsupported()) stay in, and become skips."""
     from .keras_backend import current
 
     backend = current()
@@ -55,5 +61,5 @@ def enumerate_cases(profile: str, devices: list[Device], modes: list[str], only:
         for mode in modes
         if (device.kind != "numpy" or (cls.numpy_baseline and mode == "eager"
                                        and params.get("dtype", "float32") in cls.numpy_dtypes))
-        and (device.kind == "numpy" or mode in cls.profile_modes.get(profile, MODES))
+        and (device.kind == "numpy" or mode in rules(cls.family).profile_modes.get(profile, MODES))
     ]

@@ -18,7 +18,7 @@ from .base import Workload
 from .checks import assert_close
 from .devices import last_level_cache_bytes
 from .keras_backend import to_numpy
-from .profiles import SCALES, grid, sweep
+from .profiles import grid, sweep
 from .registry import register
 from .tensor_ops import DTYPES, MatMul
 from .tf_common import compile_for_mode, on_device
@@ -30,7 +30,6 @@ ACCELERATOR_CACHE_BYTES = 512 * 1024**2
 Infinity Cache 256 MiB): arrays this large stream from device memory."""
 CACHE_MULTIPLE = 4
 """Each array of the bandwidth test is this many times the last-level cache."""
-GRAPH_ONLY = {scale: ("graph",) for scale in SCALES}
 
 
 def cache_bytes(kind: str) -> int:
@@ -46,7 +45,6 @@ class PeakMatmul(MatMul):
     name = "peak_matmul"
     family = "ceilings"
     section = "3-5-2"
-    profile_modes = GRAPH_ONLY
     sweeps = sweep(smoke=grid(size=[64]), quick=grid(size=["saturating"]),
                    standard=grid(size=["saturating"], dtype=DTYPES))
 
@@ -70,7 +68,6 @@ class Stream(Workload):
     family = "ceilings"
     section = "3-5-2"
     numpy_baseline = True
-    profile_modes = GRAPH_ONLY
     sweeps = sweep(smoke=grid(size=[4096]), quick=grid(size=["saturating"]))
 
     def __init__(self, size: int | str, dtype: str = "float32"):

@@ -6,8 +6,8 @@ A device is a kind (CPU, GPU, TPU, or the `numpy` baseline pseudo-device), a Ten
 A kind that is not present carries the reason instead. The same kinds mean the same hardware whichever
 backend found them, so results of different backends line up.
 
-The GPU and TPU branches are written against TensorFlow's documented APIs but have not yet run on
-such hardware: see README, "What has run where".
+The GPU and TPU branches are written against the frameworks' documented APIs; what of this has run on
+which hardware is in docs/hardware.md.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def wait(device: Device, outputs=None) -> None:
         import jax
 
         jax.block_until_ready(outputs)
-    elif device.kind in ASYNC_KINDS and framework == "torch":  # not yet run on a GPU
+    elif device.kind in ASYNC_KINDS and framework == "torch":
         import torch
 
         torch.cuda.synchronize(device.index)
@@ -179,7 +179,7 @@ def _discover_jax() -> tuple[tuple[Device, ...], tuple[tuple[str, str], ...]]:
 
     found = [_keras_device("jax", "CPU", 0, cpu_model(), host_memory_bytes(), cores=os.cpu_count())]
     missing = {}
-    for kind in ("gpu", "tpu"):  # not yet run on either
+    for kind in ("gpu", "tpu"):
         try:
             listed = jax.devices(kind)
         except RuntimeError:
@@ -194,7 +194,7 @@ def _discover_torch() -> tuple[tuple[Device, ...], tuple[tuple[str, str], ...]]:
     import torch
 
     found = [_keras_device("torch", "CPU", 0, cpu_model(), host_memory_bytes(), cores=os.cpu_count())]
-    for i in range(torch.cuda.device_count()):  # not yet run on a GPU
+    for i in range(torch.cuda.device_count()):
         found.append(_keras_device("torch", "GPU", i, torch.cuda.get_device_name(i),
                                    torch.cuda.get_device_properties(i).total_memory))
     missing = {} if len(found) > 1 else {"gpu": f"no CUDA GPU visible to PyTorch {torch.__version__}"}
@@ -216,7 +216,7 @@ def _discover_tensorflow() -> tuple[tuple[Device, ...], tuple[tuple[str, str], .
 
     smi = nvidia_smi_gpus()
     gpus = tf.config.list_physical_devices("GPU")
-    for i, physical in enumerate(gpus):  # not yet run on a GPU
+    for i, physical in enumerate(gpus):
         details = tf.config.experimental.get_device_details(physical)
         cc = details.get("compute_capability")
         smi_row = smi[i] if i < len(smi) else {}
@@ -236,7 +236,7 @@ def _discover_tensorflow() -> tuple[tuple[Device, ...], tuple[tuple[str, str], .
             missing["gpu"] = "no GPU visible to TensorFlow"
 
     hint = tpu_runtime_hint()
-    if hint:  # not yet run on a TPU
+    if hint:
         try:
             resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
             tf.config.experimental_connect_to_cluster(resolver)

@@ -50,25 +50,11 @@ POINTS = sweep(smoke=_points(1, 2), standard=_points(1, 2, 4), full=_points(1, 2
 class _StrategyWorkload(KerasWorkload):
     """A workload run under a strategy. Graph mode only: strategy.run traces its function anyway."""
 
-    family = "distributed"
+    family = "distributed"  # runs only when asked, in processes of its own (run_rules.py)
     modes = ("graph",)
-    only_when_asked = True  # --only distributed (or all_reduce, distributed_train)
 
     def mode_note(self) -> str:
         return "replicas run traced functions; TPUStrategy compiles them with XLA itself"
-
-    def process_spec(self, device) -> strategies.ProcessSpec | None:
-        """MirroredStrategy over several CPUs needs the CPU split at start-up; several workers need one
-        process each."""
-        strategy, replicas, workers = (self.params[k] for k in ("strategy", "replicas", "workers"))
-        if strategy == "mirrored" and device.kind == "CPU" and replicas > 1:
-            return strategies.ProcessSpec(logical_devices=replicas)
-        if strategy == "multi_worker":
-            return strategies.ProcessSpec(workers=workers)
-        return None
-
-    def lockstep(self) -> bool:
-        return self.params["workers"] > 1
 
     def unsupported(self, device, mode):
         return super().unsupported(device, mode) or strategies.unavailable(

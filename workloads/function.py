@@ -62,7 +62,7 @@ class FunctionWorkload(Workload):
 
     def precision(self) -> str:
         """The precision the result is held to: TF32's for float32 matmul or convolution on a GPU with
-        TF32 on (not yet run on a GPU), else the dtype's."""
+        TF32 on, else the dtype's."""
         if self.tf32_applies and self.dtype == "float32" and self.device_kind == "GPU":
             import tensorflow as tf
 

@@ -10,6 +10,7 @@ import importlib
 
 from .base import KERAS_BACKENDS as ANY_KERAS_BACKEND
 from .base import Workload
+from .run_rules import rules
 
 TENSORFLOW = ("tensorflow",)
 CATALOGUE_MODULES = {
@@ -31,7 +32,7 @@ _REGISTRY: dict[str, type[Workload]] = {}
 
 def register(cls: type[Workload]) -> type[Workload]:
     """Class decorator that adds a workload to the catalogue under its `name`, with its module's backends."""
-    module = cls.__module__.rsplit(".", 1)[-1]
+    module = _module(cls)
     if module not in CATALOGUE_MODULES:
         raise ValueError(f"{cls.__name__} is registered in {module}, which CATALOGUE_MODULES does not list")
     if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
@@ -49,7 +50,13 @@ def all_workloads() -> dict[str, type[Workload]]:
     for module, backends in CATALOGUE_MODULES.items():
         if backend in backends:
             importlib.import_module(f"{__package__}.{module}")
-    return {name: cls for name, cls in _REGISTRY.items() if backend in cls.backends}
+    order = list(CATALOGUE_MODULES)
+    ours = [(name, cls) for name, cls in _REGISTRY.items() if backend in cls.backends]
+    return dict(sorted(ours, key=lambda item: order.index(_module(item[1]))))  # stable: class order within
+
+
+def _module(cls: type[Workload]) -> str:
+    return cls.__module__.rsplit(".", 1)[-1]
 
 
 def families() -> list[str]:
@@ -71,8 +78,8 @@ def matches(cls: type[Workload], patterns: list[str]) -> bool:
 
 def select(patterns: list[str] | None) -> dict[str, type[Workload]]:
     """The workloads that `patterns` select; all of them when there is no pattern. One that runs only when
-    asked (`only_when_asked`) needs its name or family among the patterns: a section is not enough."""
+    asked (run_rules.py) needs its name or family among the patterns: a section is not enough."""
     catalogue = all_workloads()
     return {name: cls for name, cls in catalogue.items()
             if (not patterns or matches(cls, patterns))
-            and (not cls.only_when_asked or any(p in (cls.name, cls.family) for p in patterns or []))}
+            and (not rules(cls.family).only_when_asked or any(p in (cls.name, cls.family) for p in patterns or []))}

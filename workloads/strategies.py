@@ -5,7 +5,7 @@ their own: MirroredStrategy over N logical CPU devices (the CPU is split at star
 MultiWorkerMirroredStrategy (collective ops are configured at start-up, from TF_CONFIG). `tensorbench run`
 starts such processes with the environment below; prepare_process() reads it first thing (conftest.py).
 
-The GPU and TPU branches follow TensorFlow's documented APIs but have not yet run on such hardware.
+What of this has run on which hardware: docs/hardware.md.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ STRATEGIES = ("one_device", "mirrored", "multi_worker", "tpu")
 LOGICAL_DEVICES_ENV = "TENSORBENCH_LOGICAL_DEVICES"
 """Split the CPU into this many logical devices at start-up (MirroredStrategy over N CPU replicas)."""
 MULTI_WORKER_ENV = "TENSORBENCH_MULTI_WORKER"
-PARENT_PID_ENV = "TENSORBENCH_PARENT_PID"  # set by tensorbench run in the processes it starts
 """Create MultiWorkerMirroredStrategy at start-up from TF_CONFIG (only when this is set, so that a
 TF_CONFIG left in a user's shell does not turn an ordinary run into a cluster member)."""
+PARENT_PID_ENV = "TENSORBENCH_PARENT_PID"
+"""Set by tensorbench run in the processes it starts: they end with it (benchmarks/conftest.py)."""
 COLLECTIVE_TIMEOUT_S = 120
 """A collective that waits longer than this fails instead of hanging (a worker died or hung)."""
 
@@ -90,6 +91,17 @@ def loopback_tf_configs(workers: int) -> list[str]:
             for i in range(workers)]
 
 
+def process_spec(params: dict[str, Any], device) -> ProcessSpec | None:
+    """MirroredStrategy over several CPUs needs the CPU split at start-up; several workers need one
+    process each; the other strategies run in any process."""
+    strategy, replicas, workers = (params[k] for k in ("strategy", "replicas", "workers"))
+    if strategy == "mirrored" and device.kind == "CPU" and replicas > 1:
+        return ProcessSpec(logical_devices=replicas)
+    if strategy == "multi_worker":
+        return ProcessSpec(workers=workers)
+    return None
+
+
 def unavailable(strategy: str, replicas: int, workers: int, device) -> str | None:
     """Why this process cannot build the strategy for `device`, or None when it can."""
     import tensorflow as tf
@@ -141,7 +153,7 @@ def _build(strategy: str, replicas: int, device):
         return tf.distribute.MirroredStrategy(names)
     if strategy == "multi_worker":
         return multi_worker_strategy()
-    if strategy == "tpu":  # not yet run on a TPU
+    if strategy == "tpu":
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
         return tf.distribute.TPUStrategy(resolver)
     raise ValueError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")

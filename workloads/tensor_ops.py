@@ -91,7 +91,7 @@ class MatMul(FunctionWorkload):
         return super().unsupported(device, mode)
 
     def setup(self, device, mode):
-        if self.tf32 is not None:  # not yet run on a GPU
+        if self.tf32 is not None:
             self.tf32_before = tf.config.experimental.tensor_float_32_execution_enabled()
             tf.config.experimental.enable_tensor_float_32_execution(self.tf32)
         super().setup(device, mode)

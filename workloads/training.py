@@ -14,7 +14,7 @@ and inference's outputs, loss and accuracy; and a model whose loss does not fall
 from __future__ import annotations
 
 import contextlib
-from typing import Any, ClassVar
+from typing import Any
 
 import keras
 import numpy as np
@@ -135,8 +135,6 @@ class _ModelWorkload(KerasWorkload):
 
     family = "training"
     modes = ("graph", "xla")
-    isolate_on_accelerators = True
-    profile_modes: ClassVar = {"smoke": ("graph",), "quick": ("graph",)}
 
     def mode_note(self) -> str:
         return "run_eagerly is Keras's debugging mode; the chapter's fit workload (3-6-5) times it"
