@@ -48,22 +48,30 @@ def warm_up(timed, rounds: Rounds) -> float:
     return last
 
 
-def time_rounds(benchmark, timed, rounds: Rounds, lockstep: bool = False) -> None:
+def time_rounds(benchmark, timed, rounds: Rounds, lockstep: bool = False) -> dict[str, float]:
     """Warm up, then let pytest-benchmark time the rounds (pedantic, one call a round, for slow calls).
+    Returns where the time went: warm-up, calibration (pytest-benchmark's, and its loop around the
+    rounds) and the timed rounds themselves.
 
     In lockstep (several worker processes run the case together and every call is a collective), each
     worker must make the same calls, so the counts are fixed: warmup_calls, then min_rounds rounds.
     """
+    started = time.perf_counter()
     if lockstep:
         for _ in range(max(rounds.warmup_calls, 1)):
             timed()
+        warmed = time.perf_counter()
         benchmark.pedantic(timed, rounds=rounds.min_rounds, iterations=1)
-        return
-    last = warm_up(timed, rounds)
-    if last >= SLOW_CALL_S:
-        benchmark.pedantic(timed, rounds=max(rounds.min_rounds, math.ceil(rounds.max_time / last)), iterations=1)
     else:
-        benchmark(timed)
+        last = warm_up(timed, rounds)
+        warmed = time.perf_counter()
+        if last >= SLOW_CALL_S:
+            benchmark.pedantic(timed, rounds=max(rounds.min_rounds, math.ceil(rounds.max_time / last)), iterations=1)
+        else:
+            benchmark(timed)
+    ended = time.perf_counter()
+    timed_s = float(benchmark.stats.stats.total) * benchmark.stats.iterations
+    return {"warmup_s": warmed - started, "calibration_s": max(ended - warmed - timed_s, 0.0), "timed_s": timed_s}
 
 
 def _json_ready(value: Any) -> Any:
@@ -91,13 +99,16 @@ def first_call(workload: Workload, case: Case) -> dict[str, Any]:
     """What runs before any timing, inside the device's scope: setup, the first call (timed once and
     synchronised: tracing or compilation) and the check. Returns the benchmark's extra_info."""
     device = case.device
+    started = time.perf_counter()
     workload.setup(device, case.mode)
     start = time.perf_counter()
     outputs = workload.step()
     wait(device, outputs)
-    first_call_s = time.perf_counter() - start
+    checked = time.perf_counter()
+    first_call_s = checked - start
     verified = workload.check(outputs)
     del outputs
+    check_s = time.perf_counter() - checked
     return {
         "workload": workload.name, "family": workload.family, "version": workload.version,
         "section": workload.section, "backend": case.backend,
@@ -105,7 +116,8 @@ def first_call(workload: Workload, case: Case) -> dict[str, Any]:
         "mode": case.mode, "dtype": workload.dtype,
         "params": {k: _json_ready(v) for k, v in workload.params.items()},
         "flops": workload.flops(), "bytes": workload.bytes(), "items": workload.items(),
-        "first_call_s": first_call_s, "check": verified, **workload.figures(),
+        "first_call_s": first_call_s, "check": verified, "setup_s": start - started, "check_s": check_s,
+        **workload.figures(),
     }
 
 
@@ -126,7 +138,7 @@ def measure(benchmark, case: Case, rounds: Rounds) -> None:
                     wait(device, workload.step())
             else:  # synchronous: time the step itself, with no wrapper call
                 timed = workload.step
-            time_rounds(benchmark, timed, rounds, case.rules.lockstep(case.params))
+            benchmark.extra_info.update(time_rounds(benchmark, timed, rounds, case.rules.lockstep(case.params)))
             peak = _peak_memory(device)
             if peak is not None:
                 benchmark.extra_info["peak_memory_bytes"] = peak

@@ -18,7 +18,8 @@ from .summary import case_label, human_time
 SUMMARY_COLUMNS = [
     "name", "workload", "device_kind", "mode", "median_s", "throughput", "gflops",
     "run_id", "machine", "family", "section", "device", "device_name", "dtype", "params", "iqr_s", "mean_s",
-    "stddev_s", "rounds", "items", "flops", "bytes", "gbps", "first_call_s", "precision", "ceiling_gflops",
+    "stddev_s", "rounds", "items", "flops", "bytes", "gbps", "first_call_s", "setup_s", "check_s", "warmup_s",
+    "calibration_s", "timed_s", "rel_error", "precision", "ceiling_gflops",
     "pct_of_measured", "datasheet", "pct_of_datasheet", "ceiling_gbps", "implausible", "trust",
 ]
 
@@ -125,6 +126,7 @@ def write(paths: list[str | Path], output: str | Path) -> Path:
     (output / "charts").mkdir(parents=True, exist_ok=True)
     table, figures, notes = build(paths)
     columns = [c for c in SUMMARY_COLUMNS if c in table]
+    columns += [c for c in table.columns if c not in columns and c != "data"]  # every other figure, every parameter
     table[columns].to_csv(output / "summary.csv", index=False)
     images = {}
     for name, fig in figures.items():

@@ -104,6 +104,9 @@ def _row(bench: dict, run_id: str, machine: str, tf32_enabled: bool) -> dict:
     for key, value in params.items():
         if key not in ("dtype",):
             row[f"param_{key}"] = "x".join(map(str, value)) if isinstance(value, list) else value
+    for key, value in info.items():  # every other scalar figure the harness or the workload recorded
+        if key not in row and (isinstance(value, (str, bool)) or _number(value) is not None):
+            row[key] = value
     return row
 
 

@@ -12,6 +12,7 @@ import os
 import platform
 import re
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -88,10 +89,12 @@ def run(profile: str, devices: list[str], modes: list[str], only: list[str], out
         isolate: str = "auto", backends: list[str] | None = None) -> int:
     import pytest
 
+    started = time.perf_counter()
     backends, skipped = choose_backends(backends or [])
     with captured_native_stderr() as startup:
         present, cases = plan(profile, devices, modes, only)
         others = other_backends(backends[1:], only)
+    import_s = time.perf_counter() - started  # the catalogue, and with it TensorFlow (or the backend's framework)
     out_dir = Path(output) if output else Path("results") / run_id(present)
     json_path = out_dir / "benchmarks.json"
     if json_path.exists():
@@ -124,7 +127,7 @@ def run(profile: str, devices: list[str], modes: list[str], only: list[str], out
     if groups and status not in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
         status = max(status, run_groups(groups, options, out_dir / "isolated"))
     merge_parts(json_path, sorted((out_dir / "isolated").glob("*.json")))
-    return finish(json_path, status)
+    return finish(json_path, status, started, import_s)
 
 
 def other_backends(backends: list[str], only: list[str]) -> list[str]:
@@ -193,10 +196,34 @@ def merge_parts(json_path: Path, parts: list[Path]) -> None:
     json_path.write_text(json.dumps(merged, indent=1))
 
 
-def finish(json_path: Path, status: int) -> int:
-    """Print the short table, what failed and why, what ran out of memory, and where the results are;
-    write the report; map pytest's status to ours. The last line says why the suite stopped itself,
-    when it did."""
+PHASES = ["setup", "first_call", "check", "warmup", "calibration", "timed"]
+"""The phases of a benchmark; benchmarks/harness.py records each in extra_info as `<phase>_s`."""
+WORDS = {"first_call": "first calls", "check": "checks", "warmup": "warm-up", "timed": "timed rounds"}
+
+
+def time_spent(table, import_s: float, report_s: float, wall_s: float) -> dict[str, float]:
+    """Where a run's wall-clock time went: the framework's import, each phase summed over the benchmarks,
+    the report, and the rest (pytest, saving the JSON, processes of their own starting)."""
+    spent = {"import": import_s}
+    spent.update({phase: float(table[f"{phase}_s"].sum()) if f"{phase}_s" in table else 0.0 for phase in PHASES})
+    spent["report"] = report_s
+    spent["other"] = max(wall_s - sum(spent.values()), 0.0)
+    return {"total": wall_s, **spent}
+
+
+def _record_time_spent(json_path: Path, spent: dict[str, float]) -> None:
+    """The breakdown into the JSON's `tensorbench.time_spent_s`, replacing the file in one step."""
+    document = json.loads(json_path.read_text())
+    document.setdefault("tensorbench", {})["time_spent_s"] = {k: round(v, 3) for k, v in spent.items()}
+    partial = json_path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(document, indent=1))
+    os.replace(partial, json_path)
+
+
+def finish(json_path: Path, status: int, started: float | None = None, import_s: float = 0.0) -> int:
+    """Print the short table, what failed and why, what ran out of memory, where the results are and
+    where the time went; write the report; map pytest's status to ours. The last line says why the suite
+    stopped itself, when it did."""
     import pytest
 
     from . import results, summary
@@ -220,12 +247,21 @@ def finish(json_path: Path, status: int) -> int:
     if len(table):
         from .report import write
 
+        reporting = time.perf_counter()
         try:
             print(f"tensorbench: report in {write([json_path], json_path.parent)}")
         except Exception as exc:  # noqa: BLE001 - the results are safe in the JSON; `tensorbench report` can retry
             print(f"tensorbench: error: writing the report failed: {type(exc).__name__}: {exc} "
                   f"(the results are in {json_path})", file=sys.stderr)
             status = max(status, pytest.ExitCode.TESTS_FAILED)
+        if started is not None:
+            ended = time.perf_counter()
+            spent = time_spent(table, import_s, ended - reporting, ended - started)
+            print(f"tensorbench: {spent['total']:.0f} s in all: "
+                  + ", ".join(f"{WORDS.get(name, name)} {seconds:.1f} s" for name, seconds in spent.items()
+                              if name != "total"),
+                  flush=True)
+            _record_time_spent(json_path, spent)
     if stopped or status == pytest.ExitCode.INTERNAL_ERROR:
         print(f"tensorbench: error: {stopped or 'the suite stopped itself (see its output above)'}", file=sys.stderr)
         return 1

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.plumbing
 EXTRA_INFO_KEYS = {
     "workload", "family", "version", "section", "backend", "device", "device_kind", "device_name", "mode",
     "dtype", "params", "flops", "bytes", "items", "first_call_s", "check",
+    "setup_s", "check_s", "warmup_s", "calibration_s", "timed_s",  # where each benchmark's time went
 }
 MACHINE_KEYS = {
     "tensorflow", "keras", "numpy", "cpu_model", "cpu_cores", "devices", "missing_devices", "onednn_enabled",
@@ -60,6 +61,21 @@ def test_extra_info_carries_the_schema(smoke_run):
         assert bench["params"] == {"case_id": bench["param"]}  # readable, not an object's repr
     classifier = next(b["extra_info"] for b in doc["benchmarks"] if b["extra_info"]["workload"] == "linear_classifier")
     assert len(classifier["loss_history"]) == 40 and classifier["final_loss"] < 0.05
+
+
+def test_the_run_says_where_its_time_went(smoke_run):
+    """The closing line and the JSON's time_spent_s: the import, each phase summed over the benchmarks,
+    the report and the rest add up to the wall-clock time; the timed rounds are what the stats hold."""
+    result, document = smoke_run
+    spent = document["tensorbench"]["time_spent_s"]
+    parts = ["import", "setup", "first_call", "check", "warmup", "calibration", "timed", "report", "other"]
+    assert set(spent) == {"total", *parts} and all(spent[p] >= 0 for p in parts)
+    assert abs(sum(spent[p] for p in parts) - spent["total"]) < 0.01 + 0.001 * spent["total"]
+    assert spent["import"] > 0 and spent["timed"] > 0 and spent["report"] > 0
+    for bench in document["benchmarks"]:
+        stats = bench["stats"]
+        assert bench["extra_info"]["timed_s"] == pytest.approx(stats["total"] * stats["iterations"], rel=1e-6)
+    assert f"tensorbench: {spent['total']:.0f} s in all: import" in result.stdout
 
 
 def test_raw_rounds_and_the_machine_are_kept(smoke_run):
