@@ -79,11 +79,20 @@ def test_a_corrupted_result_fails_its_check(cpu, name, params):
     assert rejected  # every corruption that changed the result was rejected (pytest.raises above)
 
 
-def test_a_wrong_first_training_step_fails_against_the_float64_twin(cpu, monkeypatch):
-    """The training family's check computes the first batch on the device at the initial weights; a device
-    that computed it with weights 1% off fails against the twin."""
-    cls = CATALOGUE["train"]
-    workload = cls(model="mlp", batch_size=8, samples=16)
+TWIN_CHECKED = [
+    ("train", {"model": "mlp", "batch_size": 8, "samples": 16}, "first batch"),
+    *[("distributed_train", {"model": "mlp", "strategy": "one_device", "replicas": 1, "workers": 1,
+                             "per_replica_batch": 8, "samples": 64, "loop": loop}, "first-step")
+      for loop in ("fit", "custom")],
+]
+
+
+@pytest.mark.parametrize("name, params, match", TWIN_CHECKED, ids=["train", "distributed-fit", "distributed-custom"])
+def test_a_wrong_first_step_fails_against_the_float64_twin(cpu, monkeypatch, name, params, match):
+    """The training family's check computes the first batch on the device at the initial weights, and
+    distributed_train's steps a copy of the model once across the replicas (in fit and in the custom
+    loop); a device that computed either with weights 1% off fails against the twin."""
+    workload = CATALOGUE[name](**params)
     try:
         with device_scope(cpu):
             workload.setup(cpu, "graph")
@@ -91,26 +100,7 @@ def test_a_wrong_first_training_step_fails_against_the_float64_twin(cpu, monkeyp
             workload.initial_weights = [w * 1.01 for w in workload.initial_weights]
             twin = workload.twin
             monkeypatch.setattr(workload, "twin", lambda weights: twin([w / 1.01 for w in weights]))
-            with pytest.raises(CheckFailed, match="first batch"):
-                workload.check(outputs)
-    finally:
-        workload.teardown()
-
-
-@pytest.mark.parametrize("loop", ["fit", "custom"])
-def test_a_wrong_first_distributed_step_fails_against_the_float64_twin(cpu, monkeypatch, loop):
-    """distributed_train's check steps a copy of the model once across the replicas; a step computed
-    with weights 1% off fails against the twin, in fit and in the custom loop."""
-    workload = CATALOGUE["distributed_train"](model="mlp", strategy="one_device", replicas=1, workers=1,
-                                              per_replica_batch=8, samples=64, loop=loop)
-    try:
-        with device_scope(cpu):
-            workload.setup(cpu, "graph")
-            outputs = workload.step()
-            workload.initial_weights = [w * 1.01 for w in workload.initial_weights]
-            twin = workload.twin
-            monkeypatch.setattr(workload, "twin", lambda weights: twin([w / 1.01 for w in weights]))
-            with pytest.raises(CheckFailed, match="first-step"):
+            with pytest.raises(CheckFailed, match=match):
                 workload.check(outputs)
     finally:
         workload.teardown()

@@ -88,9 +88,10 @@ def test_a_ceiling_with_too_few_rounds_is_not_used(tmp_path):
     assert table.loc["conv-fast", "implausible"] == "" and table["ceiling_gflops"].isna().all()
 
 
-def test_no_row_of_the_shipped_quick_reference_is_implausible():
+@pytest.mark.parametrize("reference", ["quick-cpu", "standard-cpu"])
+def test_no_row_of_the_shipped_references_is_implausible(reference):
     from .conftest import REPO
 
-    table = with_ceilings(results.load([REPO / "results" / "reference" / "quick-cpu" / "benchmarks.json"]))
+    table = with_ceilings(results.load([REPO / "results" / "reference" / reference / "benchmarks.json"]))
     assert table["ceiling_gflops"].notna().any() and table["ceiling_gbps"].notna().any()  # not vacuous
     assert (table["implausible"] == "").all(), table.loc[table["implausible"] != "", ["param", "implausible"]]
