@@ -2,8 +2,9 @@
 baseline where it has one, and passes its own check; and the checks catch wrong answers.
 
 The cases that `tensorbench run --profile smoke --devices cpu` runs are checked by that run, through
-the harness (tests/test_suite_json.py: a failed check fails the run); here run the others (XLA training,
-the distributed family), so that no case is built and checked twice."""
+the harness (tests/test_suite_json.py: a failed check fails the run), and so are the distributed
+family's (`--only distributed`, tests/test_distributed.py); here run the others (XLA training, the
+cases a workload declares unsupported), so that no case is built and checked twice."""
 
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ from tensorbench.workloads.run_rules import RULES, RunRules
 from .conftest import REPO
 
 CATALOGUE = registry.all_workloads()
+_HERE = [d for d in devices.discover() if d.kind in ("CPU", "numpy")]
 IN_THE_SMOKE_RUN = {
     (case.workload, json.dumps(case.params, sort_keys=True), case.device.kind, case.mode)
-    for case in enumerate_cases("smoke", [d for d in devices.discover() if d.kind in ("CPU", "numpy")], list(MODES))
+    for only in (None, ["distributed"]) for case in enumerate_cases("smoke", _HERE, list(MODES), only)
 }
 SMOKE_CASES = [
     (cls, params, kind, mode)
