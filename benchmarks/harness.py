@@ -104,11 +104,11 @@ def first_call(workload: Workload, case: Case) -> dict[str, Any]:
     start = time.perf_counter()
     outputs = workload.step()
     wait(device, outputs)
-    checked = time.perf_counter()
-    first_call_s = checked - start
+    called = time.perf_counter()
+    first_call_s = called - start
     verified = workload.check(outputs)
     del outputs
-    check_s = time.perf_counter() - checked
+    check_s = time.perf_counter() - called
     return {
         "workload": workload.name, "family": workload.family, "version": workload.version,
         "section": workload.section, "backend": case.backend,

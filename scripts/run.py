@@ -193,7 +193,15 @@ def merge_parts(json_path: Path, parts: list[Path]) -> None:
         if backend and backend != merged.get("machine_info", {}).get("tensorbench", {}).get("keras", {}).get("backend"):
             block.setdefault("machine_info_by_backend", {})[backend] = environment
     block["out_of_memory"] = with_largest_fitted(records, merged["benchmarks"])
-    json_path.write_text(json.dumps(merged, indent=1))
+    _replace_json(json_path, merged)
+
+
+def _replace_json(json_path: Path, document: dict) -> None:
+    """Rewrite the run's JSON in one step (a temporary file, then os.replace): an interrupt half way
+    leaves the old file whole, never a truncated one."""
+    partial = json_path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(document, indent=1))
+    os.replace(partial, json_path)
 
 
 PHASES = ["setup", "first_call", "check", "warmup", "calibration", "timed"]
@@ -215,9 +223,7 @@ def _record_time_spent(json_path: Path, spent: dict[str, float]) -> None:
     """The breakdown into the JSON's `tensorbench.time_spent_s`, replacing the file in one step."""
     document = json.loads(json_path.read_text())
     document.setdefault("tensorbench", {})["time_spent_s"] = {k: round(v, 3) for k, v in spent.items()}
-    partial = json_path.with_suffix(".json.partial")
-    partial.write_text(json.dumps(document, indent=1))
-    os.replace(partial, json_path)
+    _replace_json(json_path, document)
 
 
 def finish(json_path: Path, status: int, started: float | None = None, import_s: float = 0.0) -> int:
