@@ -110,6 +110,7 @@ def first_call(workload: Workload, case: Case) -> dict[str, Any]:
     del outputs
     check_s = time.perf_counter() - called
     return {
+        "label": case.label, "roles": dict(workload.roles),
         "workload": workload.name, "family": workload.family, "version": workload.version,
         "section": workload.section, "backend": case.backend,
         "device": device.id, "device_kind": device.kind, "device_name": device.name,
@@ -148,6 +149,7 @@ def measure(benchmark, case: Case, rounds: Rounds) -> None:
             raise OutOfMemory({
                 "case": case.id, "workload": workload.name, "device": device.id, "device_kind": device.kind,
                 "mode": case.mode, "params": {k: _json_ready(v) for k, v in workload.params.items()},
+                "roles": dict(workload.roles),
                 "error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
             }) from exc
         finally:

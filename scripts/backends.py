@@ -7,14 +7,14 @@ import pandas as pd
 
 from .summary import case_label, human_time
 
-KEY = ["run_id", "case", "device", "mode"]
+KEY = ["run_id", "benchmark", "device", "mode"]
 
 
 def compared(table: pd.DataFrame) -> pd.DataFrame:
     """Rows of the cases measured under more than one backend, with speed_vs_tensorflow."""
     if table.empty or table["backend"].nunique() < 2:
         return table.iloc[0:0]
-    rows = table[table["backend"].notna()].assign(case=lambda f: f.apply(case_label, axis=1))
+    rows = table[table["backend"].notna()].assign(benchmark=lambda f: f.apply(case_label, axis=1))
     shared = rows.groupby(KEY)["backend"].transform("nunique") > 1
     rows = rows[shared]
     tf_median = rows[rows["backend"] == "tensorflow"].set_index(KEY)["median_s"]
@@ -27,8 +27,9 @@ def comparison_table(table: pd.DataFrame) -> pd.DataFrame:
     rows = compared(table)
     if rows.empty:
         return pd.DataFrame()
-    medians = rows.pivot_table(index=["case", "device", "mode"], columns="backend", values="median_s", aggfunc="first")
-    speeds = rows.pivot_table(index=["case", "device", "mode"], columns="backend", values="speed_vs_tensorflow",
+    medians = rows.pivot_table(index=["benchmark", "device", "mode"], columns="backend", values="median_s",
+                               aggfunc="first")
+    speeds = rows.pivot_table(index=["benchmark", "device", "mode"], columns="backend", values="speed_vs_tensorflow",
                               aggfunc="first")
     shown = medians.map(human_time).add_prefix("median, ")
     for backend in speeds.columns.drop("tensorflow", errors="ignore"):

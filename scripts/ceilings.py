@@ -1,13 +1,17 @@
 """What a device can do, and whether a figure is physically possible.
 
 Two kinds of ceiling, each labelled as what it is:
-- measured, in the same run: the compute ceiling (GFLOP/s) per device and precision, from the
-  `peak_matmul` rows and every matmul row; the memory bandwidth (GB/s) per device, from the `stream` rows
-  (workloads/ceilings.py). A ceiling is the best round of those rows (flops or bytes over their fastest
-  call): on a shared machine noise only slows a call, so the best round is what the device can do
-  (BenchmarkTools.jl's argument for the minimum), and a row's spread does not lower it. Rows with too
-  few rounds or calls under a microsecond are left out: their timer cannot be trusted.
+- measured, in the same run: the compute ceiling (GFLOP/s) per device and precision, and the memory
+  bandwidth (GB/s) per device, from the rows whose workload declares the role `ceiling` ("compute":
+  peak_matmul and matmul; "bandwidth": stream; workloads/ceilings.py). A ceiling is the best round of
+  those rows (flops or bytes over their fastest call): on a shared machine noise only slows a call, so
+  the best round is what the device can do (BenchmarkTools.jl's argument for the minimum), and a row's
+  spread does not lower it. Rows with too few rounds or calls under a microsecond are left out: their
+  timer cannot be trusted.
 - the vendor's dense datasheet peak, for known accelerators.
+
+Each row with flops and bytes also sits under a roofline (roof(), `pct_of_roofline`); a point above the
+roof by SLACK is above one of its two ceilings by SLACK, and so already implausible.
 
 A row is `implausible` when its median beats a ceiling: GFLOP/s above SLACK times the measured compute
 ceiling of its device and precision, or above the datasheet peak; GB/s above SLACK times the measured
@@ -74,12 +78,12 @@ def measured_ceilings(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(compute, bandwidth): the best round of the ceiling rows, per run, device and precision (GFLOP/s)
     and per run and device (GB/s, with the cache size the bandwidth test ran beyond)."""
     best = table["min_s"].where(table["min_s"] > 0)
-    compute_rows = table[((table["ceiling"] == "compute") | (table["workload"] == "matmul"))
-                         & table["flops"].notna() & best.notna() & _timeable(table)]
+    compute_rows = table[(table["role_ceiling"] == "compute") & table["flops"].notna() & best.notna()
+                         & _timeable(table)]
     compute = (compute_rows.assign(ceiling_gflops=compute_rows["flops"] / best[compute_rows.index] / 1e9,
                                    device_key=_physical_device(compute_rows))
                .groupby(["run_id", "device_key", "precision"])["ceiling_gflops"].max().reset_index())
-    bandwidth_rows = table[(table["ceiling"] == "bandwidth") & table["bytes"].notna() & best.notna()
+    bandwidth_rows = table[(table["role_ceiling"] == "bandwidth") & table["bytes"].notna() & best.notna()
                            & _timeable(table)]
     bandwidth = (bandwidth_rows.assign(ceiling_gbps=bandwidth_rows["bytes"] / best[bandwidth_rows.index] / 1e9,
                                        device_key=_physical_device(bandwidth_rows))
@@ -101,6 +105,9 @@ def with_ceilings(table: pd.DataFrame) -> pd.DataFrame:
               .drop(columns="device_key"))
     merged.index = table.index
     merged["pct_of_measured"] = 100 * merged["gflops"] / merged["ceiling_gflops"]
+    merged["intensity"] = merged["flops"] / merged["bytes"]  # FLOP per byte the step must move
+    merged["roof_gflops"] = roof(merged)
+    merged["pct_of_roofline"] = 100 * merged["gflops"] / merged["roof_gflops"]
     peaks = [datasheet_peak(name, precision) for name, precision in zip(merged["device_name"], merged["precision"])]
     merged["datasheet"] = [p[0] if p else None for p in peaks]
     merged["datasheet_gflops"] = [p[1] if p else np.nan for p in peaks]
@@ -111,6 +118,17 @@ def with_ceilings(table: pd.DataFrame) -> pd.DataFrame:
                                     for t, why in zip(merged.loc[flagged, "trust"].fillna(""),
                                                       merged.loc[flagged, "implausible"])]
     return merged
+
+
+def roof(table: pd.DataFrame) -> pd.Series:
+    """The roofline's bound on each row's GFLOP/s (Williams, Waterman and Patterson, 2009): the lower of
+    the device's measured compute ceiling and its arithmetic intensity times the measured memory
+    bandwidth. The bandwidth bound holds only for working sets beyond the largest cache (a smaller one
+    is fed by the caches, faster than memory, which no ceiling row measures): below it the roof is
+    the compute ceiling alone."""
+    beyond_cache = table["bytes"].astype(float) > table["ceiling_cache_bytes"].astype(float)
+    memory = (table["intensity"] * table["ceiling_gbps"]).where(beyond_cache)
+    return pd.concat([table["ceiling_gflops"].astype(float), memory.astype(float)], axis=1).min(axis=1)
 
 
 def implausible(row: pd.Series) -> str:

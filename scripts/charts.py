@@ -5,6 +5,9 @@ where sizes span decades."""
 
 from __future__ import annotations
 
+import json
+from functools import partial
+
 import matplotlib
 import numpy as np
 import pandas as pd
@@ -64,46 +67,40 @@ def mode_speedup(table: pd.DataFrame) -> Figure | None:
                  "times faster than eager (log scale; > 1 is faster)")
 
 
-def throughput_vs_batch(table: pd.DataFrame) -> Figure | None:
-    """Samples per second against batch size, one panel per workload, one line per model and device."""
-    if "param_batch_size" not in table:
-        return None
-    sweeps = table[table["param_batch_size"].notna() & table["throughput"].notna()].copy()
-    sweeps["batch"] = sweeps["param_batch_size"].astype(float)
-    workloads = [w for w, g in sweeps.groupby("workload", sort=False) if g["batch"].nunique() > 1]
-    if not workloads:
-        return None
-    fig, axes = plt.subplots(len(workloads), 1, figsize=(8, 3.6 * len(workloads)), squeeze=False)
-    for ax, workload in zip(axes[:, 0], workloads):
-        rows = sweeps[sweeps["workload"] == workload]
-        other = [c for c in ("param_model", "param_impl", "param_method") if c in rows and rows[c].notna().any()]
-        rows = rows.assign(line=rows[other].astype(str).agg(" ".join, axis=1) if other else workload)
-        for (line, device, mode, dtype), g in rows.groupby(["line", "device", "mode", "dtype"], sort=False):
-            g = g.groupby("batch")["throughput"].max()
-            if len(g) > 1:
-                ax.plot(g.index, g.values, marker="o", label=f"{line} {device} {mode} {dtype}")
-        ax.set(xscale="log", yscale="log", title=f"{workload}: throughput against batch size",
-               xlabel="batch size (log scale)", ylabel="samples per second (log scale)")
-        ax.set_xscale("log", base=2)
-        ax.grid(which="both", alpha=0.3)
-        ax.legend(fontsize="x-small", ncol=2)
-    fig.tight_layout()
-    return fig
+# The figure a workload's role `measure` names: the file name of its chart and the label of its axis.
+MEASURES = {
+    "throughput": ("throughput_vs_batch", "samples per second"),
+    "gflops": ("gflops_vs_size", "GFLOP/s"),
+    "gbps": ("gbps_vs_size", "GB/s"),
+    "bus_gbps": ("all_reduce_bandwidth", "bus bandwidth, GB/s"),
+}
 
 
-def gflops_vs_size(table: pd.DataFrame) -> Figure | None:
-    """matmul GFLOP/s against matrix size per device, mode and dtype, with the ceilings drawn."""
-    if "param_n" not in table:
-        return None
-    matmul = table[(table["workload"] == "matmul") & table["gflops"].notna()].copy()
-    if matmul.empty:
-        return None
-    matmul["n"] = matmul["param_n"].astype(float)
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for (device, mode, dtype), g in matmul.groupby(["device", "mode", "dtype"], sort=False):
-        g = g.sort_values("n")
-        ax.plot(g["n"], g["gflops"], marker="o", label=f"{device} {mode} {dtype}")
-    for (device, precision), g in matmul.groupby(["device", "precision"], sort=False):
+def _swept(table: pd.DataFrame, measure: str) -> pd.DataFrame:
+    """The rows whose workload charts `measure` against a parameter (roles sweep and measure), with that
+    parameter's value as x and the other parameters as params_dict."""
+    if "role_measure" not in table or measure not in table:
+        return table.iloc[0:0]
+    rows = table[(table["role_measure"] == measure) & table[measure].notna() & table["role_sweep"].notna()]
+    params = rows["params"].map(json.loads)
+    x = pd.to_numeric(pd.Series([p.get(s) for p, s in zip(params, rows["role_sweep"])], index=rows.index),
+                      errors="coerce")
+    return rows.assign(x=x, params_dict=params)[x.notna()]
+
+
+def _other_params(rows: pd.DataFrame, shown_apart: set[str]) -> pd.Series:
+    """Per row, 'key=value' for the parameters that vary among these rows, but dtype and those shown
+    apart (on an axis, or as the series)."""
+    if "params_dict" not in rows:
+        rows = rows.assign(params_dict=rows["params"].map(json.loads))
+    keys = sorted({k for p in rows["params_dict"] for k in p} - shown_apart - {"dtype"})
+    varying = [k for k in keys if len({json.dumps(p.get(k)) for p in rows["params_dict"]}) > 1]
+    return rows["params_dict"].map(lambda p: " ".join(f"{k}={p.get(k)}" for k in varying))
+
+
+def _draw_ceilings(ax, rows: pd.DataFrame) -> None:
+    """Dashed lines at the measured compute ceilings, dotted at the datasheet peaks, of these rows."""
+    for (device, precision), g in rows.groupby(["device", "precision"], sort=False):
         if g["ceiling_gflops"].notna().any():
             best = g["ceiling_gflops"].max()
             ax.axhline(best, linestyle="--", linewidth=0.8, color="grey",
@@ -112,11 +109,67 @@ def gflops_vs_size(table: pd.DataFrame) -> Figure | None:
             row = g[g["datasheet"].notna()].iloc[0]
             ax.axhline(row["datasheet_gflops"], linestyle=":", color="red", linewidth=1,
                        label=f"ceiling, {row['datasheet']}: {row['datasheet_gflops']:,.0f} GFLOP/s")
-    ax.set(title="matmul: achieved GFLOP/s against matrix size (n x n times n x n)",
-           xlabel="n (log scale)", ylabel="GFLOP/s (log scale)", yscale="log")
-    ax.set_xscale("log", base=2)
-    ax.grid(which="both", alpha=0.3)
-    ax.legend(fontsize="small")
+
+
+def against_sweep(table: pd.DataFrame, measure: str) -> Figure | None:
+    """`measure` against each workload's swept parameter: one panel per workload that swept more than
+    one value, one line per its other parameters, device, mode and dtype; GFLOP/s with the ceilings."""
+    swept = _swept(table, measure)
+    workloads = [w for w, g in swept.groupby("workload", sort=False) if g["x"].nunique() > 1]
+    if not workloads:
+        return None
+    ylabel = MEASURES[measure][1]
+    fig, axes = plt.subplots(len(workloads), 1, figsize=(8, 4.2 * len(workloads)), squeeze=False)
+    for ax, workload in zip(axes[:, 0], workloads):
+        rows = swept[swept["workload"] == workload]
+        sweep = rows["role_sweep"].iloc[0]
+        rows = rows.assign(line=_other_params(rows, {sweep}))
+        for (line, device, mode, dtype), g in rows.groupby(["line", "device", "mode", "dtype"], sort=False):
+            g = g.groupby("x")[measure].max()
+            if len(g) > 1:
+                ax.plot(g.index, g.values, marker="o", label=" ".join(filter(None, [line, device, mode, dtype])))
+        if measure == "gflops":
+            _draw_ceilings(ax, rows)
+        ax.set(yscale="log", title=f"{workload}: {ylabel} against {sweep}",
+               xlabel=f"{sweep} (log scale)", ylabel=f"{ylabel} (log scale)")
+        ax.set_xscale("log", base=2)
+        ax.grid(which="both", alpha=0.3)
+        ax.legend(fontsize="x-small", ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def roofline(table: pd.DataFrame) -> Figure | None:
+    """Every benchmark with flops and bytes at its arithmetic intensity against the device's measured
+    roofs (ceilings.roof): one panel per device, a roof per precision, a colour per workload. Hollow
+    points fit in the largest cache, where the bandwidth roof does not bound them."""
+    if "intensity" not in table:
+        return None
+    rows = table[table["intensity"].notna() & table["gflops"].notna() & table["roof_gflops"].notna()]
+    if rows.empty:
+        return None
+    devices = list(dict.fromkeys(rows["device"]))
+    fig, axes = plt.subplots(len(devices), 1, figsize=(8, 5 * len(devices)), squeeze=False)
+    colours = {w: f"C{i % 10}" for i, w in enumerate(dict.fromkeys(rows["workload"]))}
+    for ax, device in zip(axes[:, 0], devices):
+        points = rows[rows["device"] == device]
+        x = np.geomspace(points["intensity"].min() / 2, points["intensity"].max() * 2, 200)
+        bandwidth = points["ceiling_gbps"].max()
+        for precision, g in points.groupby("precision", sort=False):
+            top = g["ceiling_gflops"].max()
+            if pd.notna(top):
+                ax.plot(x, np.fmin(top, bandwidth * x) if pd.notna(bandwidth) else np.full_like(x, top), "--",
+                        linewidth=1, label=f"roof, {precision}: {top:,.0f} GFLOP/s, {bandwidth:,.1f} GB/s (measured)")
+        for workload, g in points.groupby("workload", sort=False):
+            beyond = g["bytes"].astype(float) > g["ceiling_cache_bytes"].astype(float)
+            ax.scatter(g.loc[beyond, "intensity"], g.loc[beyond, "gflops"], s=18, color=colours[workload],
+                       label=workload if beyond.any() else None)
+            ax.scatter(g.loc[~beyond, "intensity"], g.loc[~beyond, "gflops"], s=18, facecolors="none",
+                       edgecolors=colours[workload], label=f"{workload} (in cache)" if (~beyond).any() else None)
+        ax.set(xscale="log", yscale="log", title=f"Roofline on {device}: each benchmark against the measured ceilings",
+               xlabel="arithmetic intensity, FLOP per byte moved (log scale)", ylabel="GFLOP/s (log scale)")
+        ax.grid(which="both", alpha=0.3)
+        ax.legend(fontsize="x-small", ncol=2)
     fig.tight_layout()
     return fig
 
@@ -188,12 +241,12 @@ def scaling_efficiency(table: pd.DataFrame) -> Figure | None:
     if rows.empty or rows["replicas_in_sync"].nunique() < 2:
         return None
     fig, ax = plt.subplots(figsize=(8, 5))
-    lines = rows.assign(line=rows["param_model"] + " " + rows["param_loop"] + " batch "
-                        + rows["param_per_replica_batch"].map(lambda v: f"{v:.0f}") + "/replica, " + rows["device"])
-    for (line, strategy), g in lines.groupby(["line", "param_strategy"], sort=False):
+    rows = rows.assign(shown=pd.concat([_other_params(g, set(scaling.scaling_params(g.iloc[0])))
+                                        for _, g in rows.groupby("workload", sort=False)]))
+    for (workload, line, device, variant), g in rows.groupby(["workload", "line", "device", "variant"], sort=False):
         g = g.sort_values("replicas_in_sync")
-        ax.plot(g["replicas_in_sync"], g["efficiency"], marker="o" if strategy != "multi_worker" else "s",
-                linestyle="-" if strategy != "multi_worker" else "none", label=f"{line} ({strategy})")
+        ax.plot(g["replicas_in_sync"], g["efficiency"], marker="o",
+                label=f"{workload} {g['shown'].iloc[0]}, {device} ({variant})")
     ax.axhline(1.0, color="black", linewidth=0.8, label="perfect scaling")
     ax.set(title="Scaling efficiency: throughput(N) / (N x throughput on 1 replica)",
            xlabel="replicas in sync", ylabel="scaling efficiency (1 = perfect)", ylim=(0, max(1.1, rows["efficiency"].max() * 1.1)))
@@ -204,32 +257,13 @@ def scaling_efficiency(table: pd.DataFrame) -> Figure | None:
     return fig
 
 
-def all_reduce_bandwidth(table: pd.DataFrame) -> Figure | None:
-    """All-reduce bus bandwidth against message size, one line per strategy and replica count."""
-    rows = scaling.all_reduce(table)
-    if rows.empty:
-        return None
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for (device, strategy, replicas), g in rows.groupby(["device", "param_strategy", "replicas_in_sync"], sort=False):
-        g = g.sort_values("param_size_bytes")
-        ax.plot(g["param_size_bytes"], g["bus_gbps"], marker="o", label=f"{device} {strategy}, {replicas:.0f} replicas")
-    ax.set(xscale="log", yscale="log", title="All-reduce bandwidth against message size",
-           xlabel="bytes per replica (log scale)", ylabel="bus bandwidth, GB/s (log scale)")
-    ax.set_xscale("log", base=2)
-    ax.grid(which="both", alpha=0.3)
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    return fig
-
-
 CHARTS = {
     "speedup_over_cpu": speedup_over_cpu,
     "mode_speedup": mode_speedup,
-    "throughput_vs_batch": throughput_vs_batch,
-    "gflops_vs_size": gflops_vs_size,
+    **{name: partial(against_sweep, measure=measure) for measure, (name, _) in MEASURES.items()},
+    "roofline": roofline,
     "first_call_vs_steady": first_call_vs_steady,
     "speed_vs_error": speed_vs_error,
     "backend_speed": backend_speed,
     "scaling_efficiency": scaling_efficiency,
-    "all_reduce_bandwidth": all_reduce_bandwidth,
 }

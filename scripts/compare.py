@@ -116,7 +116,8 @@ def compare(baseline_spec: str, candidate_spec: str, min_effect: float = MIN_EFF
         data=("data", list), median_s=("data", lambda runs: float(np.median(np.concatenate([r for r in runs if len(r)])))
                                        if any(len(r) for r in runs) else np.nan),
         runs=("run_id", "nunique"), version=("version", "first"), family=("family", "first"),
-        param=("param", "first"), device=("device", "first")).reset_index() for side in sides]
+        param=("param", "first"), label=("label", "first"), device=("device", "first")).reset_index()
+        for side in sides]
     matched = pooled[0].merge(pooled[1], on=keys, suffixes=("_base", "_cand"))
     changed = matched[matched["version_base"].fillna("") != matched["version_cand"].fillna("")]
     for workload in sorted(changed["workload"].unique()):
@@ -156,8 +157,9 @@ def compare(baseline_spec: str, candidate_spec: str, min_effect: float = MIN_EFF
         low, high = (math.exp(log_ratio[i] - Z95 * error[i]), math.exp(log_ratio[i] + Z95 * error[i])) \
             if testable[i] else (float("nan"), float("nan"))
         rows.append({
-            "benchmark": case_label(pd.Series({"param": row["param_cand"], "device": row["device_cand"],
-                                               "mode": row["mode"], "backend": row["backend"]})),
+            "benchmark": case_label(pd.Series({"label": row["label_cand"], "param": row["param_cand"],
+                                               "device": row["device_cand"], "mode": row["mode"],
+                                               "backend": row["backend"]})),
             "family": row["family_cand"], "device_kind": row["device_kind"], "mode": row["mode"],
             "baseline_s": row["median_s_base"], "candidate_s": row["median_s_cand"], "ratio": row["ratio"],
             "ci_low": low, "ci_high": high, "p_adjusted": adjusted[i],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -19,8 +20,8 @@ SUMMARY_COLUMNS = [
     "name", "workload", "device_kind", "mode", "median_s", "throughput", "gflops",
     "run_id", "machine", "family", "section", "device", "device_name", "dtype", "params", "iqr_s", "mean_s",
     "stddev_s", "rounds", "items", "flops", "bytes", "gbps", "first_call_s", "setup_s", "check_s", "warmup_s",
-    "calibration_s", "timed_s", "rel_error", "precision", "ceiling_gflops",
-    "pct_of_measured", "datasheet", "pct_of_datasheet", "ceiling_gbps", "implausible", "trust",
+    "calibration_s", "timed_s", "rel_error", "precision", "ceiling_gflops", "pct_of_measured", "intensity",
+    "roof_gflops", "pct_of_roofline", "datasheet", "pct_of_datasheet", "ceiling_gbps", "implausible", "trust",
 ]
 
 
@@ -51,7 +52,11 @@ def build(paths: list[str | Path]) -> tuple[pd.DataFrame, dict, list[str]]:
     table = with_ceilings(table)
     if table["family"].isna().all():
         notes.append("These are plain pytest-benchmark files without tensorbench's fields: only times are shown.")
-    if not table["ceiling"].notna().any():
+    if not table["has_roles"].all() and not table["family"].isna().all():
+        notes.append(f"{(~table['has_roles']).sum()} rows come from files written before workloads declared their "
+                     "roles: they are left out of the charts against size, the ceilings, scaling and precision "
+                     "tables (python -m tensorbench.scripts.upgrade FILE.json adds them from the catalogue).")
+    if not table["role_ceiling"].notna().any():
         notes.append("No ceiling rows (peak_matmul, stream) in these runs: figures are not checked against what "
                      "the device can do, only against datasheet peaks (tensorbench run --only ...,ceilings).")
     for conflict in results.version_conflicts(table):
@@ -79,15 +84,20 @@ def precision_table(table: pd.DataFrame) -> pd.DataFrame:
                 "speed vs float32": (base.reindex(keyed.index).values / ops["median_s"].values),
                 "relative error": ops["rel_error"].values,
             }))
-    if "param_policy" in table and table["param_policy"].notna().any():
-        mixed = table[table["param_policy"].notna()]
-        key = ["run_id", "device", "mode", "param_model"]
-        base = mixed[mixed["param_policy"] == "float32"].set_index(key)["median_s"]
-        keyed = mixed.set_index(key)
+    variants = table[table["role_precision"].notna()] if "role_precision" in table else table.iloc[0:0]
+    if not variants.empty:  # Keras precision policies: the role `precision` names the parameter
+        params = variants["params"].map(json.loads)
+        precision = pd.Series([p.get(k) for p, k in zip(params, variants["role_precision"])], index=variants.index)
+        others = pd.Series([json.dumps({k: v for k, v in p.items() if k != name}, sort_keys=True)
+                            for p, name in zip(params, variants["role_precision"])], index=variants.index)
+        keyed = variants.assign(others=others, variant=precision)
+        key = ["run_id", "device", "mode", "workload", "others"]
+        base = (keyed[keyed["variant"] == keyed["role_precision_baseline"]]
+                .drop_duplicates(key).set_index(key)["median_s"])
         parts.append(pd.DataFrame({
-            "device": mixed["device"].values, "benchmark": mixed.apply(case_label, axis=1).values,
-            "mode": mixed["mode"].values, "precision": mixed["param_policy"].values,
-            "speed vs float32": base.reindex(keyed.index).values / mixed["median_s"].values,
+            "device": keyed["device"].values, "benchmark": keyed.apply(case_label, axis=1).values,
+            "mode": keyed["mode"].values, "precision": keyed["variant"].values,
+            "speed vs float32": base.reindex(pd.MultiIndex.from_frame(keyed[key])).values / keyed["median_s"].values,
             "relative error": float("nan"),
         }))
     if not parts:
@@ -111,6 +121,7 @@ def _display_table(table: pd.DataFrame) -> pd.DataFrame:
         "items/s": table["throughput"].map(lambda v: f"{v:,.0f}" if pd.notna(v) else ""),
         "GFLOP/s": table["gflops"].map(lambda v: f"{v:,.1f}" if pd.notna(v) else ""),
         "% of measured ceiling": table["pct_of_measured"].map(lambda v: f"{v:.0f}%" if pd.notna(v) else ""),
+        "% of roofline": table["pct_of_roofline"].map(lambda v: f"{v:.0f}%" if pd.notna(v) else ""),
         "% of datasheet": table["pct_of_datasheet"].map(lambda v: f"{v:.0f}%" if pd.notna(v) else ""),
         "first call": table["first_call_s"].map(human_time),
         "not to be trusted": table["trust"],

@@ -62,6 +62,18 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+ROLES = ("sweep", "measure", "ceiling", "scaling", "precision", "precision_baseline")
+"""The chart roles a workload declares (workloads/base.py, Workload.roles), each a `role_<name>` column."""
+
+
+def _roles(info: dict) -> dict[str, str | None]:
+    """role_<name> for each role: text, a list joined by commas. Files written before roles were recorded
+    (November 2026) have none; their ceiling rows said `ceiling` among their figures."""
+    roles = {**({"ceiling": info["ceiling"]} if "ceiling" in info else {}), **as_dict(info.get("roles"))}
+    return {f"role_{name}": ",".join(map(str, value)) if isinstance(value, list) else _text(value)
+            for name, value in ((n, roles.get(n)) for n in ROLES)}
+
+
 def _row(bench: dict, run_id: str, machine: str, tf32_enabled: bool) -> dict:
     stats = as_dict(bench.get("stats"))
     info = as_dict(bench.get("extra_info"))
@@ -72,6 +84,8 @@ def _row(bench: dict, run_id: str, machine: str, tf32_enabled: bool) -> dict:
         "machine": machine,
         "name": _text(bench.get("name")) or "?",
         "param": _text(bench.get("param")),
+        "label": _text(info.get("label")),
+        "has_roles": isinstance(info.get("roles"), dict),
         "workload": _text(info.get("workload")) or _text(bench.get("name")) or "?",
         "family": _text(info.get("family")),
         "section": _text(info.get("section")),
@@ -96,25 +110,25 @@ def _row(bench: dict, run_id: str, machine: str, tf32_enabled: bool) -> dict:
         "rel_error": _number(info.get("rel_error")),
         "replicas_in_sync": _number(info.get("replicas_in_sync")),
         "bus_factor": _number(info.get("bus_factor")),
-        "ceiling": _text(info.get("ceiling")),
+        **_roles(info),
         "cache_bytes": _number(info.get("cache_bytes")),
-        "precision": _precision(info, params, tf32_enabled),
+        "precision": _precision(info, tf32_enabled),
         "data": [x for x in data if _number(x) is not None] if isinstance(data, list) else [],
     }
     for key, value in params.items():
         if key not in ("dtype",):
             row[f"param_{key}"] = "x".join(map(str, value)) if isinstance(value, list) else value
     for key, value in info.items():  # every other scalar figure the harness or the workload recorded
-        if key not in row and (isinstance(value, (str, bool)) or _number(value) is not None):
+        if key not in row and key != "ceiling" and (isinstance(value, (str, bool)) or _number(value) is not None):
             row[key] = value
     return row
 
 
-def _precision(info: dict, params: dict, tf32_enabled: bool) -> str | None:
+def _precision(info: dict, tf32_enabled: bool) -> str | None:
     """The arithmetic a row ran in: its dtype, or "tf32" for float32 on an NVIDIA GPU with TF32 on (the
-    run's setting, or the row's own `tf32` parameter where it has one)."""
+    run's setting, or the row's own `tf32_enabled` where the workload set it)."""
     dtype = _text(info.get("dtype"))
-    tf32 = params["tf32"] if isinstance(params.get("tf32"), bool) else tf32_enabled
+    tf32 = info["tf32_enabled"] if isinstance(info.get("tf32_enabled"), bool) else tf32_enabled
     return "tf32" if dtype == "float32" and info.get("device_kind") == "GPU" and tf32 else dtype
 
 
@@ -140,6 +154,7 @@ def load(paths: list[str | Path]) -> pd.DataFrame:
     table["throughput"] = table["items"].astype(float) / median
     table["gflops"] = table["flops"].astype(float) / median / 1e9
     table["gbps"] = table["bytes"].astype(float) / median / 1e9
+    table["bus_gbps"] = table["gbps"] * table["bus_factor"].astype(float)  # NCCL's bus bandwidth (all-reduce)
     table["trust"] = table.apply(trust_flags, axis=1)
     return table
 
@@ -184,17 +199,21 @@ def out_of_memory(paths: list[str | Path]) -> list[dict]:
 
 
 def with_largest_fitted(records: list[dict[str, Any]], benchmarks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each record with `largest_batch_that_fitted`: the largest batch size that finished in its sweep
-    (the same workload, device, mode and parameters but for the batch size)."""
-    def sweep(info: dict[str, Any]) -> tuple:
-        params = {k: v for k, v in as_dict(info.get("params")).items() if k != "batch_size"}
+    """Each record with `largest_batch_that_fitted`: the largest value of its sweep parameter (the role
+    `sweep`: the batch size for training) that finished, the workload, device, mode and other parameters
+    the same. Records written before roles were recorded get None."""
+    def axis(info: dict[str, Any]) -> str | None:
+        return _text(as_dict(info.get("roles")).get("sweep"))
+
+    def line(info: dict[str, Any]) -> tuple:
+        params = {k: v for k, v in as_dict(info.get("params")).items() if k != axis(info)}
         return info.get("workload"), info.get("device"), info.get("mode"), json.dumps(params, sort_keys=True, default=str)
 
     fitted: dict[tuple, list] = {}
     for bench in benchmarks:
         info = as_dict(bench.get("extra_info"))
-        batch = as_dict(info.get("params")).get("batch_size")
-        if _number(batch) is not None:
-            fitted.setdefault(sweep(info), []).append(batch)
-    return [{**record, "largest_batch_that_fitted": max(fitted.get(sweep(record), []), default=None)}
-            for record in records]
+        value = as_dict(info.get("params")).get(axis(info)) if axis(info) else None
+        if _number(value) is not None:
+            fitted.setdefault(line(info), []).append(value)
+    return [{**record, "largest_batch_that_fitted": max(fitted.get(line(record), []), default=None)
+             if axis(record) else None} for record in records]

@@ -1,47 +1,60 @@
 """Beyond one device, as tables: throughput and scaling efficiency across replicas, and all-reduce
-bandwidth by message size. Scaling efficiency = throughput(N) / (N x throughput(1)), N the replicas in
-sync, against the one-replica run of the same workload, model, per-replica batch, loop and device
-(OneDeviceStrategy where there is one, else MirroredStrategy over one device)."""
+bandwidth. Scaling efficiency = throughput(N) / (N x throughput(1)), N the replicas in sync, against the
+one-replica row of the same line: the same run, device, mode, workload and parameters but for those the
+workload names in its role `scaling` (the strategy, replicas, workers). A line's first one-replica row in
+the run is its baseline (the catalogue puts OneDeviceStrategy first, before MirroredStrategy over one
+device). The all-reduce rows are those with a bus bandwidth (results.py: GB/s times their `bus_factor`,
+as NCCL's tests report it)."""
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
-TRAINING_KEY = ["run_id", "device", "mode", "workload", "param_model", "param_per_replica_batch", "param_samples",
-                "param_loop"]
-BASELINE_ORDER = {"one_device": 0, "mirrored": 1}
+from .summary import case_label
 
 
-def _distributed(table: pd.DataFrame, workload: str) -> pd.DataFrame:
-    if "replicas_in_sync" not in table or "param_strategy" not in table:
-        return table.iloc[0:0]
-    return table[(table["workload"] == workload) & table["replicas_in_sync"].notna()]
+def scaling_params(row: pd.Series) -> list[str]:
+    """The parameters that change along the row's line of replicas (its role `scaling`)."""
+    return row["role_scaling"].split(",") if isinstance(row.get("role_scaling"), str) else []
+
+
+def line_of(row: pd.Series) -> str:
+    """The row's line: its parameters but for those of its role `scaling`, as 'key=value' text."""
+    varied = scaling_params(row)
+    return " ".join(f"{k}={v}" for k, v in json.loads(row["params"]).items() if k not in varied and k != "dtype")
+
+
+def variant_of(row: pd.Series) -> str:
+    """What tells the row's series apart within its line: the first parameter of its role `scaling`."""
+    varied = scaling_params(row)
+    return str(json.loads(row["params"]).get(varied[0])) if varied else ""
 
 
 def efficiency(table: pd.DataFrame) -> pd.DataFrame:
-    """Training rows under a strategy, with speedup and scaling efficiency against one replica."""
-    rows = _distributed(table, "distributed_train")
-    rows = rows[rows["throughput"].notna()]
+    """The rows of workloads with a role `scaling`, with their line, speedup and scaling efficiency."""
+    if "role_scaling" not in table or "replicas_in_sync" not in table:
+        return table.iloc[0:0]
+    rows = table[table["role_scaling"].notna() & table["replicas_in_sync"].notna() & table["throughput"].notna()]
     if rows.empty:
         return rows
-    single = rows[rows["replicas_in_sync"] == 1].assign(
-        order=lambda f: f["param_strategy"].map(BASELINE_ORDER).fillna(9)).sort_values("order")
-    baseline = single.drop_duplicates(TRAINING_KEY).set_index(TRAINING_KEY)["throughput"]
-    base = baseline.reindex(pd.MultiIndex.from_frame(rows[TRAINING_KEY])).to_numpy()
+    rows = rows.assign(line=rows.apply(line_of, axis=1), variant=rows.apply(variant_of, axis=1))
+    key = ["run_id", "device", "mode", "workload", "line"]
+    baseline = rows[rows["replicas_in_sync"] == 1].drop_duplicates(key).set_index(key)["throughput"]
+    base = baseline.reindex(pd.MultiIndex.from_frame(rows[key])).to_numpy()
     return rows.assign(speedup=rows["throughput"].to_numpy() / base,
                        efficiency=rows["throughput"].to_numpy() / (rows["replicas_in_sync"].to_numpy() * base))
 
 
 def efficiency_table(table: pd.DataFrame) -> pd.DataFrame:
-    """What a person reads: per benchmark and strategy, samples/s, speedup and scaling efficiency."""
+    """What a person reads: per benchmark, samples/s, speedup and scaling efficiency."""
     rows = efficiency(table)
     if rows.empty:
         return pd.DataFrame()
     return pd.DataFrame({
-        "device": rows["device"], "model": rows["param_model"], "loop": rows["param_loop"],
-        "per-replica batch": rows["param_per_replica_batch"].map(lambda v: f"{v:.0f}"),
-        "strategy": rows["param_strategy"], "workers": rows["param_workers"].map(lambda v: f"{v:.0f}"),
-        "replicas": rows["replicas_in_sync"].map(lambda v: f"{v:.0f}"),
+        "device": rows["device"], "benchmark": rows.apply(case_label, axis=1),
+        "replicas in sync": rows["replicas_in_sync"].map(lambda v: f"{v:.0f}"),
         "samples/s": rows["throughput"].map(lambda v: f"{v:,.0f}"),
         "speedup vs 1 replica": rows["speedup"].map(lambda v: f"{v:.2f}x" if pd.notna(v) else "-"),
         "scaling efficiency": rows["efficiency"].map(lambda v: f"{v:.0%}" if pd.notna(v) else "(no 1-replica run)"),
@@ -49,10 +62,10 @@ def efficiency_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def all_reduce(table: pd.DataFrame) -> pd.DataFrame:
-    """All-reduce rows with algorithm and bus bandwidth (GB/s)."""
-    rows = _distributed(table, "all_reduce")
-    rows = rows[rows["gbps"].notna()]
-    return rows.assign(bus_gbps=rows["gbps"] * rows["bus_factor"].astype(float))
+    """Rows with a bus bandwidth (all-reduce: the algorithm bandwidth times their bus_factor)."""
+    if "bus_gbps" not in table:
+        return table.iloc[0:0]
+    return table[table["bus_gbps"].notna()]
 
 
 def all_reduce_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -60,10 +73,9 @@ def all_reduce_table(table: pd.DataFrame) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame()
     return pd.DataFrame({
-        "device": rows["device"], "strategy": rows["param_strategy"],
-        "workers": rows["param_workers"].map(lambda v: f"{v:.0f}"),
-        "replicas": rows["replicas_in_sync"].map(lambda v: f"{v:.0f}"),
-        "bytes per replica": rows["param_size_bytes"].map(_size),
+        "device": rows["device"], "benchmark": rows.apply(case_label, axis=1),
+        "replicas in sync": rows["replicas_in_sync"].map(lambda v: f"{v:.0f}"),
+        "bytes per replica": rows["bytes"].map(_size),
         "GB/s (algorithm)": rows["gbps"].map(lambda v: f"{v:.3g}"),
         "GB/s (bus)": rows["bus_gbps"].map(lambda v: f"{v:.3g}"),
     })

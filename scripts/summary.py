@@ -18,8 +18,11 @@ def human_time(seconds: float) -> str:
 
 
 def case_label(row: pd.Series) -> str:
-    """The benchmark's id without its device and mode: 'matmul-n1024-float32'. Plain pytest-benchmark
-    files, without tensorbench's fields, fall back to the test's name."""
+    """The benchmark's id without its device and mode: 'matmul-n1024-float32', as the harness wrote it
+    (extra_info.label). Files written before it did have it cut from the id; plain pytest-benchmark files,
+    without tensorbench's fields, fall back to the test's name."""
+    if isinstance(row.get("label"), str):
+        return row["label"]
     label = str(row.get("param") or row.get("name"))
     if row.get("backend") not in (None, "tensorflow"):
         label = label.removesuffix(f"-{row.get('backend')}")

@@ -64,13 +64,19 @@ def test_mirrored_and_multi_worker_strategies_run_on_one_cpu(tmp_path):
 
 
 def test_scaling_efficiency_is_throughput_over_n_times_one_replica():
+    def params(strategy, replicas, model="mlp"):
+        return json.dumps({"model": model, "strategy": strategy, "replicas": replicas, "workers": 1,
+                           "per_replica_batch": 64, "samples": 1024, "loop": "fit"})
+
     rows = pd.DataFrame([
-        {"run_id": "r", "device": "cpu", "mode": "graph", "workload": "distributed_train", "param_model": "mlp",
-         "param_per_replica_batch": 64, "param_samples": 1024, "param_loop": "fit", "param_strategy": strategy,
-         "param_workers": 1, "replicas_in_sync": replicas, "throughput": throughput}
-        for strategy, replicas, throughput in [("one_device", 1, 1000.0), ("mirrored", 1, 900.0), ("mirrored", 2, 1500.0)]
+        {"run_id": "r", "device": "cpu", "mode": "graph", "workload": "distributed_train", "params": params(s, r, m),
+         "role_scaling": "strategy,replicas,workers", "param_strategy": s, "replicas_in_sync": r, "throughput": t}
+        for s, r, t, m in [("one_device", 1, 1000.0, "mlp"), ("mirrored", 1, 900.0, "mlp"), ("mirrored", 2, 1500.0, "mlp"),
+                           ("mirrored", 2, 50.0, "cnn28")]  # a line with no one-replica row
     ])
-    table = scaling.efficiency(rows).set_index(["param_strategy", "replicas_in_sync"])
+    table = scaling.efficiency(rows)
+    assert table["efficiency"].iloc[3] != table["efficiency"].iloc[3]  # NaN: no baseline of its own line
+    table = table.iloc[:3].set_index(["param_strategy", "replicas_in_sync"])
     assert table.loc[("mirrored", 2), "efficiency"] == 0.75  # 1500 / (2 x 1000): one_device is the baseline
     assert table.loc[("mirrored", 2), "speedup"] == 1.5
 

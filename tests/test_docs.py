@@ -4,6 +4,7 @@ line accepts (parsed by its own parser, not run: a run's figures are the referen
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 
@@ -61,10 +62,12 @@ def test_every_command_shown_is_accepted():
             pytest.fail(f"{page}: `tensorbench {command}`: {exc}")
 
 
-def test_the_worked_example_of_a_new_workload_runs_and_is_checked(cpu, monkeypatch):
+def test_the_worked_example_of_a_new_workload_runs_and_is_checked(cpu, monkeypatch, tmp_path):
     """docs/architecture.md's example, as written, through the harness's first call (setup, first
-    call, check) in eager and graph mode and on the numpy baseline; and its check can fail."""
+    call, check) in eager and graph mode and on the numpy baseline; its check can fail; and its rows get
+    the chart of its own that its roles ask for, with nothing added to scripts/."""
     from tensorbench.benchmarks import harness
+    from tensorbench.scripts import charts, results
     from tensorbench.workloads import registry
     from tensorbench.workloads.base import CheckFailed
     from tensorbench.workloads.cases import Case
@@ -80,11 +83,18 @@ def test_the_worked_example_of_a_new_workload_runs_and_is_checked(cpu, monkeypat
         registry._REGISTRY.pop("row_sum", None)  # registered by the example: not part of the catalogue
     cls = namespace["RowSum"]
     numpy_device = next(d for d in discover() if d.kind == "numpy")
-    for device, mode in [(cpu, "eager"), (cpu, "graph"), (numpy_device, "eager")]:
-        workload = cls(n=64)
+    rows = []
+    for device, mode, n in [(cpu, "eager", 64), (cpu, "graph", 64), (cpu, "graph", 128), (numpy_device, "eager", 64)]:
+        workload = cls(n=n)
         with device_scope(device):
-            info = harness.first_call(workload, Case(cls, {"n": 64}, device, mode))
+            info = harness.first_call(workload, Case(cls, {"n": n}, device, mode))
         assert info["workload"] == "row_sum" and info["section"] == "3-5-2" and "rel err" in info["check"]
+        rows.append({"name": "x", "param": f"row_sum-{n}", "extra_info": info,
+                     "stats": {"median": 1e-3, "min": 1e-3, "iqr": 0.0, "rounds": 10, "data": [1e-3] * 10}})
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps({"machine_info": {}, "benchmarks": rows}))
+    figure = charts.CHARTS["gbps_vs_size"](results.load([run]))
+    assert figure is not None and figure.axes[0].get_title() == "row_sum: GB/s against n"
     monkeypatch.setattr(cls, "compute_tf", lambda self, x: tf_sum_of_columns(x))
     with pytest.raises(CheckFailed), device_scope(cpu):
         harness.first_call(cls(n=64), Case(cls, {"n": 64}, cpu, "graph"))

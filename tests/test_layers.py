@@ -14,7 +14,7 @@ from .conftest import REPO
 pytestmark = pytest.mark.plumbing
 
 # The layer of each package, or of single modules of scripts/ (the commands sit on the results layer).
-COMMANDS = {"cli", "run", "doctor", "processes", "native_log"}
+COMMANDS = {"cli", "run", "doctor", "processes", "native_log", "upgrade"}
 ORDER = ["workloads", "benchmarks", "results", "commands"]
 # What each layer may import from tensorbench besides its own. The commands start the benchmark layer
 # through pytest, by path: they never import it.
@@ -77,3 +77,33 @@ def test_the_layer_reader_sees_relative_and_absolute_imports(tmp_path):
     sample.write_text("from tensorbench.workloads import devices\ndef f():\n    from ..benchmarks.harness import measure\n")
     assert imports(sample) == ["tensorbench.workloads.devices", "tensorbench.benchmarks.harness.measure"]
     assert [layer_of(m) for m in imports(sample)] == ["workloads", "benchmarks"]
+
+
+def names_spelled(path: Path) -> set[str]:
+    """Every string literal of `path`, f-strings' literal parts included."""
+    return {node.value for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+
+
+RESULTS_LAYER = [p for p in SOURCES if layer_of(f"{p.parent.name}.{p.stem}") == "results"]
+
+
+@pytest.mark.parametrize("path", RESULTS_LAYER, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_the_results_layer_names_no_workload_and_no_parameter(path):
+    """The report reads what a row is from its roles (Workload.roles), never from its workload's name or
+    its parameters' names: a new workload with a chart of its own touches workloads/ only."""
+    from tensorbench.workloads import registry
+
+    workloads = registry.all_workloads()
+    params = {key for cls in workloads.values() for cases in cls.sweeps.values() for case in cases for key in case}
+    # Also the names of a row's fields, not (only) parameters: its dtype, the precision "tf32" (matmul's
+    # parameter is named after it), and the out-of-memory and failure records' "case".
+    params -= {"dtype", "tf32", "case"}
+    names = set(workloads) | params | {f"param_{p}" for p in params}
+    assert not names_spelled(path) & names, f"{path.name} spells {sorted(names_spelled(path) & names)}"
+
+
+def test_the_name_reader_sees_plain_and_formatted_strings(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text('a = "matmul"\nb = f"{a} param_batch_size"\n')
+    assert {"matmul", " param_batch_size"} <= names_spelled(sample)

@@ -38,8 +38,8 @@ def table_of(tmp_path, *benchmarks: dict, tf32: bool = False):
 
 CEILINGS = [
     # 3 x 128 MiB in 16 ms best: 25 GB/s; 2 GFLOP in 20 ms best: 100 GFLOP/s
-    bench("stream", "stream", 0.017, 0.016, bytes=3 * 128 * MIB, ceiling="bandwidth", cache_bytes=32 * MIB),
-    bench("peak", "peak_matmul", 0.021, 0.020, flops=2e9, ceiling="compute"),
+    bench("stream", "stream", 0.017, 0.016, bytes=3 * 128 * MIB, roles={"ceiling": "bandwidth"}, cache_bytes=32 * MIB),
+    bench("peak", "peak_matmul", 0.021, 0.020, flops=2e9, roles={"ceiling": "compute"}),
 ]
 
 
@@ -64,8 +64,8 @@ def test_compute_over_the_measured_ceiling_is_implausible_and_under_it_is_not(tm
 
 
 def test_each_device_is_held_to_its_own_ceilings(tmp_path):
-    numpy_stream = bench("np-stream", "stream", 0.05, 0.04, device="numpy", bytes=3 * 128 * MIB, ceiling="bandwidth",
-                         cache_bytes=32 * MIB)
+    numpy_stream = bench("np-stream", "stream", 0.05, 0.04, device="numpy", bytes=3 * 128 * MIB,
+                         roles={"ceiling": "bandwidth"}, cache_bytes=32 * MIB)
     table = table_of(tmp_path, *CEILINGS, numpy_stream,
                      bench("np-fill", "fill", 0.005, device="numpy", bytes=64 * MIB))  # 13 GB/s: over numpy's 10
     assert "GB/s" in table.loc["np-fill", "implausible"]
@@ -79,10 +79,12 @@ def test_a_datasheet_peak_bounds_a_known_accelerator_and_tf32_is_per_row(tmp_pat
     assert table.loc["tf32-on", "precision"] == "tf32"
     table = table_of(tmp_path, bench("f32", "matmul", 1e-3, flops=1e11, **h100))  # TF32 off: 100 > 67 TFLOP/s
     assert table.loc["f32", "precision"] == "float32" and "datasheet float32" in table.loc["f32", "implausible"]
+    table = table_of(tmp_path, bench("row-off", "matmul", 1e-3, flops=1e11, tf32_enabled=False, **h100), tf32=True)
+    assert table.loc["row-off", "precision"] == "float32"  # the row's own setting beats the run's
 
 
 def test_a_ceiling_with_too_few_rounds_is_not_used(tmp_path):
-    short = bench("peak", "peak_matmul", 0.021, 0.020, flops=2e9, ceiling="compute")
+    short = bench("peak", "peak_matmul", 0.021, 0.020, flops=2e9, ceiling="compute")  # as files before roles said it
     short["stats"]["rounds"] = 2
     table = table_of(tmp_path, short, bench("conv-fast", "conv2d", 0.01, flops=2e9))
     assert table.loc["conv-fast", "implausible"] == "" and table["ceiling_gflops"].isna().all()
@@ -95,3 +97,21 @@ def test_no_row_of_the_shipped_references_is_implausible(reference):
     table = with_ceilings(results.load([REPO / "results" / "reference" / reference / "benchmarks.json"]))
     assert table["ceiling_gflops"].notna().any() and table["ceiling_gbps"].notna().any()  # not vacuous
     assert (table["implausible"] == "").all(), table.loc[table["implausible"] != "", ["param", "implausible"]]
+
+
+def test_each_row_sits_under_the_roofline_of_its_device(tmp_path):
+    """The roof is the lower of the compute ceiling and intensity x bandwidth, the latter only for working
+    sets beyond the cache; the report draws it."""
+    from tensorbench.scripts import charts
+
+    table = table_of(tmp_path, *CEILINGS,
+                     bench("add-big", "elementwise", 0.1, flops=1e8, bytes=4e8),     # 0.25 FLOP/B: memory-bound
+                     bench("add-small", "elementwise", 1e-4, flops=1e5, bytes=4e5),  # in cache: compute roof
+                     bench("mm", "matmul", 0.04, flops=2e9, bytes=4e8))              # 5 FLOP/B
+    bandwidth, compute = 3 * 128 * MIB / 0.016 / 1e9, 2e9 / 0.020 / 1e9
+    assert table.loc["add-big", "roof_gflops"] == pytest.approx(0.25 * bandwidth)
+    assert table.loc["add-big", "pct_of_roofline"] == pytest.approx(100 * 1.0 / (0.25 * bandwidth))
+    assert table.loc["add-small", "roof_gflops"] == pytest.approx(compute)
+    assert table.loc["mm", "roof_gflops"] == pytest.approx(min(compute, 5 * bandwidth))
+    figure = charts.roofline(table.reset_index())
+    assert figure is not None and "Roofline on cpu" in figure.axes[0].get_title()

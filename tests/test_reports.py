@@ -240,3 +240,20 @@ def test_the_loader_either_loads_or_says_why(tmp_path, document):
         return
     assert isinstance(table, pd.DataFrame)
     report.build([path])  # and the report layer copes with whatever loaded
+
+
+def test_a_file_from_before_roles_loads_and_upgrades(tmp_path):
+    """Rows without roles (files written before them) are read, with a note, and left out of what needs
+    roles; scripts/upgrade.py gives them their workloads' roles from the catalogue."""
+    from tensorbench.scripts.upgrade import upgrade
+
+    document = json.loads(FIXTURE.read_text())
+    for bench in document["benchmarks"]:
+        bench["extra_info"].pop("roles")
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(document))
+    _, figures, notes = report.build([old])
+    assert any("before workloads declared their roles" in n for n in notes) and "gflops_vs_size" not in figures
+    assert upgrade(old) == len(document["benchmarks"])
+    _, figures, notes = report.build([old])
+    assert "gflops_vs_size" in figures and not any("before workloads declared" in n for n in notes)

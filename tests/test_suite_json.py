@@ -17,6 +17,7 @@ EXTRA_INFO_KEYS = {
     "workload", "family", "version", "section", "backend", "device", "device_kind", "device_name", "mode",
     "dtype", "params", "flops", "bytes", "items", "first_call_s", "check",
     "setup_s", "check_s", "warmup_s", "calibration_s", "timed_s",  # where each benchmark's time went
+    "label", "roles",  # what the report reads a row by, instead of its workload's name
 }
 MACHINE_KEYS = {
     "tensorflow", "keras", "numpy", "cpu_model", "cpu_cores", "devices", "missing_devices", "onednn_enabled",
@@ -44,9 +45,10 @@ def test_every_section_every_mode_and_the_numpy_baseline_are_recorded(smoke_run)
     assert matmul_modes == {("CPU", "eager"), ("CPU", "graph"), ("CPU", "xla"), ("numpy", "eager")}
     assert {i["workload"] for i in infos if i["device_kind"] == "numpy"} == {
         "fill", "random", "variable", "elementwise", "matmul", "peak_matmul", "stream"}
-    ceilings = {(i["workload"], i["device_kind"], i["ceiling"]) for i in infos if i.get("ceiling")}
-    assert ceilings == {(w, kind, role) for w, role in [("peak_matmul", "compute"), ("stream", "bandwidth")]
-                        for kind in ("CPU", "numpy")}
+    ceilings = {(i["workload"], i["device_kind"], i["roles"]["ceiling"]) for i in infos if "ceiling" in i["roles"]}
+    assert ceilings == {(w, kind, role) for w, role in [("peak_matmul", "compute"), ("stream", "bandwidth"),
+                                                        ("matmul", "compute")] for kind in ("CPU", "numpy")}
+    assert all(i["label"] == b["param"].split(f"-{i['device']}-{i['mode']}")[0] for i, b in zip(infos, doc["benchmarks"]))
 
 
 def test_extra_info_carries_the_schema(smoke_run):

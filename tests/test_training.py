@@ -75,10 +75,10 @@ def test_teacher_labels_are_fixed_and_spread():
 
 def test_largest_batch_that_fitted_is_found_per_sweep():
     def bench(batch, model="mlp"):
-        return {"extra_info": {"workload": "train", "device": "gpu:0", "mode": "xla",
+        return {"extra_info": {"workload": "train", "device": "gpu:0", "mode": "xla", "roles": Train.roles,
                                "params": {"model": model, "batch_size": batch}}}
 
-    records = [{"case": "x", "workload": "train", "device": "gpu:0", "mode": "xla",
+    records = [{"case": "x", "workload": "train", "device": "gpu:0", "mode": "xla", "roles": Train.roles,
                 "params": {"model": "mlp", "batch_size": 4096}}]
     found = with_largest_fitted(records, [bench(512), bench(1024), bench(2048, "cnn28")])
     assert found[0]["largest_batch_that_fitted"] == 1024

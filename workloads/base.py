@@ -22,6 +22,17 @@ ITEMSIZE = {"float64": 8, "float32": 4, "bfloat16": 2, "float16": 2, "int32": 4}
 """eager: op by op; graph: tf.function; xla: tf.function(jit_compile=True)."""
 
 
+ROLES = ("sweep", "measure", "ceiling", "scaling", "precision", "precision_baseline")
+
+
+def chart_roles(**roles: Any) -> dict[str, Any]:
+    """A workload's `roles` (see Workload.roles), refusing a name the report does not read."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown chart roles {sorted(unknown)}; known: {', '.join(ROLES)}")
+    return roles
+
+
 class CheckFailed(AssertionError):
     """A workload computed a wrong answer: the benchmark fails instead of reporting a fast number."""
 
@@ -45,6 +56,16 @@ class Workload(abc.ABC):
     float64 is what the references themselves are computed in."""
     modes: ClassVar[tuple[str, ...]] = MODES
     """Modes that mean something for this workload; the others are skipped with a reason."""
+    roles: ClassVar[dict[str, Any]] = {}
+    """How the report reads this workload's rows (written to extra_info["roles"]), so that no report module
+    names a workload or a parameter:
+      sweep, measure: the parameter along a chart's x axis and the figure drawn against it
+          (`{"sweep": "batch_size", "measure": "throughput"}`): a panel of that figure's chart
+      ceiling: "compute" or "bandwidth": the row's best round bounds what its device can do
+      scaling: the parameters that change along a line of replicas (strategy, replicas, workers), the
+          first telling its series apart; the line's first one-replica row is its baseline
+      precision, precision_baseline: the parameter that holds a precision variant, and the value the
+          others are compared with"""
     sweeps: ClassVar[dict[str, list[dict[str, Any]]]]
     """Parameter sets per profile scale (smoke, quick, standard, full): see profiles.sweep(). How the
     runner treats a family's cases (processes, modes per profile) is run_rules.py's, not the workload's."""

@@ -29,12 +29,16 @@ class Case:
         return rules(self.workload.family)
 
     @property
+    def label(self) -> str:
+        """The workload and its parameters, whatever the device and mode: matmul-n1024-float32."""
+        params = {**self.params, "dtype": self.params.get("dtype", "float32")}
+        return "-".join([self.workload.name] + [_param_id(k, v) for k, v in params.items()])
+
+    @property
     def id(self) -> str:
         """Readable pytest id: matmul-n1024-float32-cpu-graph; fit-batch_size128-float32-cpu-xla-jax
         under another Keras backend than TensorFlow."""
-        params = {**self.params, "dtype": self.params.get("dtype", "float32")}
-        parts = [self.workload.name] + [_param_id(k, v) for k, v in params.items()] + [self.device.id, self.mode]
-        return "-".join(parts + ([self.backend] if self.backend != "tensorflow" else []))
+        return "-".join([self.label, self.device.id, self.mode] + ([self.backend] if self.backend != "tensorflow" else []))
 
 
 def _param_id(key: str, value: Any) -> str:

@@ -1,12 +1,13 @@
 """What the device can do, measured in every run: the ceilings that the results layer holds every other
-row to (scripts/physics.py). Both are built of the chapter's tensor operations (section 3-5-2).
+row to (scripts/ceilings.py). Both are built of the chapter's tensor operations (section 3-5-2).
 
 - `peak_matmul`: matmul at a size that saturates the device, per dtype: the compute ceiling.
 - `stream`: `x.assign_add(y)` in place over arrays many times the last-level cache (STREAM's "add", no
   allocation): the memory bandwidth ceiling. NumPy's `np.add(x, y, out=x)` on the numpy baseline.
 
-A ceiling says what the device did, not what a datasheet promises: each row carries `ceiling`
-("compute" or "bandwidth") in its extra_info, and the sizes it ran at.
+A ceiling says what the device did, not what a datasheet promises: each row carries the role
+`ceiling` ("compute" or "bandwidth"; `matmul` rows bound the compute ceiling too) in its extra_info, and
+the sizes it ran at.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from .base import Workload
+from .base import Workload, chart_roles
 from .checks import assert_close
 from .devices import last_level_cache_bytes
 from .keras_backend import to_numpy
@@ -43,6 +44,7 @@ class PeakMatmul(MatMul):
     """tf.matmul of n x n at the size that saturates the device (SATURATING_N): the compute ceiling."""
 
     name = "peak_matmul"
+    roles = chart_roles(ceiling="compute")
     family = "ceilings"
     section = "3-5-2"
     sweeps = sweep(smoke=grid(size=[64]), quick=grid(size=["saturating"]),
@@ -55,7 +57,7 @@ class PeakMatmul(MatMul):
 
     def setup(self, device, mode):
         self.n = SATURATING_N.get(device.kind, 2048) if self.size == "saturating" else self.size
-        self._figures.update(ceiling="compute", n=self.n)
+        self._figures.update(n=self.n)
         super().setup(device, mode)
 
 
@@ -65,6 +67,7 @@ class Stream(Workload):
     bandwidth ceiling, 3 arrays' bytes a step (read x and y, write x)."""
 
     name = "stream"
+    roles = chart_roles(ceiling="bandwidth")
     family = "ceilings"
     section = "3-5-2"
     numpy_baseline = True
@@ -81,7 +84,7 @@ class Stream(Workload):
     def setup(self, device, mode):
         cache = cache_bytes(device.kind)
         self.elements = CACHE_MULTIPLE * cache // self.itemsize if self.size == "saturating" else self.size
-        self._figures.update(ceiling="bandwidth", elements=self.elements, cache_bytes=cache)
+        self._figures.update(elements=self.elements, cache_bytes=cache)
         rng = np.random.default_rng(0)
         self.host_x, self.host_y = (rng.random(self.elements, dtype=np.float32) for _ in range(2))
         if device.kind == "numpy":

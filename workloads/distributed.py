@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import strategies
+from .base import chart_roles
 from .checks import assert_close, assert_gradients_close, assert_true
 from .keras_backend import to_numpy
 from .keras_common import KerasWorkload
@@ -74,6 +75,7 @@ class DistributedTrain(_StrategyWorkload):
     strategy.run over a distributed dataset."""
 
     name = "distributed_train"
+    roles = chart_roles(scaling=["strategy", "replicas", "workers"])
     section = "3-5-4,3-6-5"
     sweeps = sweep(**{
         profile: [{**point, **config} for config in configs for point in POINTS[profile]]
@@ -223,6 +225,7 @@ class AllReduce(_StrategyWorkload):
     """Sum of one tensor per replica across the replicas (the gradient exchange that bounds scaling)."""
 
     name = "all_reduce"
+    roles = chart_roles(sweep="size_bytes", measure="bus_gbps")
     section = "3-6-5"  # the gradient sum that fit does at every step once it is data-parallel
     sweeps = sweep(**{
         profile: [{**point, "size_bytes": size} for size in sizes for point in POINTS[profile]

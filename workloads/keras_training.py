@@ -10,6 +10,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from .base import chart_roles
 from .checks import assert_close, assert_true
 from .data import two_clouds, validation_split
 from .keras_backend import compile_for_mode, compile_options, place, to_numpy
@@ -40,6 +41,7 @@ class _LinearModelWorkload(KerasWorkload):
     """Builds the clouds on the device and the linear model; checks the model against float64 NumPy."""
 
     family = "keras_training"
+    roles = chart_roles(sweep="batch_size", measure="throughput")
 
     def place_data(self, dtype: str) -> None:
         self.host_x, self.host_y = two_clouds(1000, seed=0)

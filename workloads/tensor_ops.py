@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from .base import chart_roles
 from .function import FunctionWorkload
 from .profiles import grid, sweep
 from .registry import register
@@ -69,6 +70,7 @@ class MatMul(FunctionWorkload):
     """C = A @ B for square n x n matrices (listing 3.9's tf.matmul)."""
 
     name = "matmul"
+    roles = chart_roles(sweep="n", measure="gflops", ceiling="compute")
     family = "tensor_ops"
     section = "3-5-2"
     numpy_baseline = True
@@ -94,6 +96,7 @@ class MatMul(FunctionWorkload):
         if self.tf32 is not None:
             self.tf32_before = tf.config.experimental.tensor_float_32_execution_enabled()
             tf.config.experimental.enable_tensor_float_32_execution(self.tf32)
+            self._figures["tf32_enabled"] = self.tf32  # this row's own setting, against the run's
         super().setup(device, mode)
 
     def teardown(self):

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from .base import chart_roles
 from .checks import assert_close, assert_gradients_close, assert_true
 from .keras_backend import compile_options, to_numpy
 from .keras_common import KerasWorkload, compiled_settings
@@ -134,6 +135,7 @@ class _ModelWorkload(KerasWorkload):
     run_eagerly is Keras's debugging switch (the chapter's fit, section 3-6-5, measures it)."""
 
     family = "training"
+    roles = chart_roles(sweep="batch_size", measure="throughput")
     modes = ("graph", "xla")
 
     def mode_note(self) -> str:
@@ -307,6 +309,7 @@ class MixedPrecision(Train):
     adds by itself, or mixed_bfloat16): what it buys in speed; the check is that training still learns."""
 
     name = "mixed"
+    roles = chart_roles(sweep="batch_size", measure="throughput", precision="policy", precision_baseline="float32")
     section = "3-6-5"
     sweeps = sweep(
         smoke=grid(model=["mlp"], batch_size=[8], samples=[16], policy=["mixed_float16", "mixed_bfloat16"]),
