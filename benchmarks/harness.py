@@ -118,7 +118,7 @@ def first_call(workload: Workload, case: Case) -> dict[str, Any]:
         "params": {k: _json_ready(v) for k, v in workload.params.items()},
         "flops": workload.flops(), "bytes": workload.bytes(), "items": workload.items(),
         "first_call_s": first_call_s, "check": verified, "setup_s": start - started, "check_s": check_s,
-        **workload.figures(),
+        **workload.extra_info(),
     }
 
 

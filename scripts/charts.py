@@ -16,7 +16,7 @@ matplotlib.use("Agg")  # files only; no screen needed
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from . import backends, scaling
+from . import backend_comparison, scaling
 
 CASE_KEYS = ["run_id", "backend", "workload", "params", "dtype"]
 
@@ -224,7 +224,7 @@ def speed_vs_error(table: pd.DataFrame) -> Figure | None:
 
 def backend_speed(table: pd.DataFrame) -> Figure | None:
     """Each Keras backend's speed against TensorFlow's, per workload (same case, device and mode)."""
-    rows = backends.compared(table)
+    rows = backend_comparison.compared(table)
     rows = rows[rows["backend"] != "tensorflow"] if not rows.empty else rows
     if rows.empty:
         return None

@@ -197,7 +197,7 @@ def bandwidth_check(device) -> Check:
 def training_speedup(cpu, accelerator) -> Check:
     """The chapter MLP's custom training loop, one epoch of 512 samples, on the CPU and an accelerator."""
     from tensorbench.workloads.devices import device_scope
-    from tensorbench.workloads.training import Train
+    from tensorbench.workloads.model_training import Train
 
     seconds = {}
     for device in (cpu, accelerator):

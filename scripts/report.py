@@ -12,7 +12,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from . import backends, charts, results, scaling
+from . import backend_comparison, charts, results, scaling
 from .ceilings import with_ceilings
 from .summary import case_label, human_time
 
@@ -148,7 +148,7 @@ def write(paths: list[str | Path], output: str | Path) -> Path:
     tables = {}
     if not table.empty:
         tables = {"What each precision buys": precision_table(table),
-                  "Keras backends side by side": backends.comparison_table(table),
+                  "Keras backends side by side": backend_comparison.comparison_table(table),
                   "Scaling across replicas (tf.distribute)": scaling.efficiency_table(table),
                   "All-reduce bandwidth (tf.distribute)": scaling.all_reduce_table(table),
                   "Every benchmark": _display_table(table)}

@@ -2,8 +2,8 @@
 raised as TensorFlow raises it."""
 
 import tensorflow as tf
+from tensorbench.workloads.model_training import Train
 from tensorbench.workloads.profiles import grid, sweep
-from tensorbench.workloads.training import Train
 
 LIMIT = 16
 

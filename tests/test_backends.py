@@ -10,7 +10,7 @@ import os
 import sys
 
 import pytest
-from tensorbench.scripts import backends as backend_report
+from tensorbench.scripts import backend_comparison as backend_report
 from tensorbench.scripts import results
 from tensorbench.scripts.run import choose_backends
 from tensorbench.workloads import registry

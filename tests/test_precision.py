@@ -10,8 +10,8 @@ import pytest
 from tensorbench.scripts import report
 from tensorbench.workloads.checks import tolerance
 from tensorbench.workloads.devices import device_scope
+from tensorbench.workloads.model_training import MixedPrecision
 from tensorbench.workloads.tensor_ops import DTYPES, Conv2D, Elementwise, MatMul
-from tensorbench.workloads.training import MixedPrecision
 
 from .conftest import tensorbench
 
@@ -23,7 +23,7 @@ def checked(workload, device, mode="graph"):
     with device_scope(device):
         workload.setup(device, mode)
         verified = workload.check(workload.step())
-    figures = workload.figures()
+    figures = workload.extra_info()
     workload.teardown()
     return verified, figures
 

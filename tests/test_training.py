@@ -13,8 +13,8 @@ from tensorbench.scripts.results import with_largest_fitted
 from tensorbench.scripts.run import merge_parts, run_groups
 from tensorbench.workloads.cases import Case
 from tensorbench.workloads.devices import device_scope
+from tensorbench.workloads.model_training import LOSSES, METRICS, OPTIMIZERS, Inference, Train
 from tensorbench.workloads.models import MODELS, synthetic_data
-from tensorbench.workloads.training import LOSSES, METRICS, OPTIMIZERS, Inference, Train
 
 from .conftest import REPO, run_command
 
@@ -27,7 +27,7 @@ def test_each_model_learns_from_its_teacher(cpu, model):
     with device_scope(cpu):
         workload.setup(cpu, "graph")
         verified = workload.check(workload.step())
-    history = workload.figures()["loss_history"]
+    history = workload.extra_info()["loss_history"]
     workload.teardown()
     assert history[-1] < history[0] and "fell" in verified
 

@@ -58,7 +58,7 @@ def test_workload_runs_and_passes_its_check(cls, params, kind, mode):
         pytest.skip(workload.unsupported(device, mode))
     assert isinstance(verified, str) and verified
     try:
-        figures = workload.figures()
+        figures = workload.extra_info()
         for value in (workload.flops(), workload.bytes(), workload.items()):
             assert value is None or value > 0
     finally:
@@ -132,7 +132,7 @@ def test_a_classifier_that_does_not_learn_fails(cpu):
 
 def test_linear_classifier_records_the_chapter_figures(cpu):
     workload, _ = run_once(CATALOGUE["linear_classifier"], {}, cpu, "graph")
-    figures = workload.figures()
+    figures = workload.extra_info()
     assert len(figures["loss_history"]) == 40
     assert figures["loss_history"][-1] == figures["final_loss"] < 0.05
     assert figures["accuracy"] >= 0.97
@@ -141,7 +141,7 @@ def test_linear_classifier_records_the_chapter_figures(cpu):
 
 def test_fit_records_history_and_what_keras_had_in_force(cpu):
     workload, verified = run_once(CATALOGUE["fit"], {"batch_size": 128}, cpu, "xla")
-    figures = workload.figures()
+    figures = workload.extra_info()
     assert figures["jit_compile"] is True and figures["run_eagerly"] is False
     assert len(figures["history"]["loss"]) == 5 and len(figures["history"]["accuracy"]) == 5
     assert "loss fell" in verified

@@ -7,7 +7,7 @@ its variants are constructor parameters. The harness calls, in order and on the 
     setup(device, mode)        builds inputs and compiled functions, outside any timer
     step()                     the one unit of work that is timed; returns its outputs
     check(outputs) -> str      compares with a float64 NumPy or analytic reference; raises CheckFailed
-    figures() -> dict          workload-specific results for extra_info (loss history, accuracy, ...)
+    extra_info() -> dict       workload-specific results for extra_info (loss history, accuracy, ...)
     teardown()                 drops references so device memory can be freed
 """
 
@@ -72,7 +72,7 @@ class Workload(abc.ABC):
 
     def __init__(self, **params: Any):
         self.params = params
-        self._figures: dict[str, Any] = {}
+        self._extra_info: dict[str, Any] = {}
 
     # --- metadata per instance -----------------------------------------------------------------
     @property
@@ -127,13 +127,13 @@ class Workload(abc.ABC):
     def check(self, outputs: Any) -> str:
         """Verify `outputs` of the first step against a reference; return what was verified."""
 
-    def figures(self) -> dict[str, Any]:
+    def extra_info(self) -> dict[str, Any]:
         """Workload-specific figures for extra_info, filled by setup/check."""
-        return dict(self._figures)
+        return dict(self._extra_info)
 
     def teardown(self) -> None:
         """Drop device buffers; a new workload instance is made for every benchmark."""
-        self.__dict__.update({k: None for k in list(self.__dict__) if k not in ("params", "_figures")})
+        self.__dict__.update({k: None for k in list(self.__dict__) if k not in ("params", "_extra_info")})
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())

@@ -22,7 +22,7 @@ from .keras_backend import to_numpy
 from .profiles import grid, sweep
 from .registry import register
 from .tensor_ops import DTYPES, MatMul
-from .tf_common import compile_for_mode, on_device
+from .tf_execution import compile_for_mode, on_device
 
 SATURATING_N = {"CPU": 2048, "numpy": 2048, "GPU": 8192, "TPU": 8192}
 """Square matmul sizes that saturate a device (doctor's CPU figure at n=1024 was 6% under n=4096's)."""
@@ -57,7 +57,7 @@ class PeakMatmul(MatMul):
 
     def setup(self, device, mode):
         self.n = SATURATING_N.get(device.kind, 2048) if self.size == "saturating" else self.size
-        self._figures.update(n=self.n)
+        self._extra_info.update(n=self.n)
         super().setup(device, mode)
 
 
@@ -84,7 +84,7 @@ class Stream(Workload):
     def setup(self, device, mode):
         cache = cache_bytes(device.kind)
         self.elements = CACHE_MULTIPLE * cache // self.itemsize if self.size == "saturating" else self.size
-        self._figures.update(elements=self.elements, cache_bytes=cache)
+        self._extra_info.update(elements=self.elements, cache_bytes=cache)
         rng = np.random.default_rng(0)
         self.host_x, self.host_y = (rng.random(self.elements, dtype=np.float32) for _ in range(2))
         if device.kind == "numpy":

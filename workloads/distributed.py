@@ -25,11 +25,11 @@ from . import strategies
 from .base import chart_roles
 from .checks import assert_close, assert_gradients_close, assert_true
 from .keras_backend import to_numpy
-from .keras_common import KerasWorkload
+from .keras_workload import KerasWorkload
+from .model_training import MODEL_TERMS, float64_keras, float64_twin, outputs_loss_gradients
 from .models import MODELS, synthetic_data
 from .profiles import grid, sweep
 from .registry import register
-from .training import MODEL_TERMS, float64_keras, float64_twin, outputs_loss_gradients
 
 CHECK_EPOCHS = 2
 KERAS_MULTI_WORKER_FIT = ("Keras 3's fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585: it "
@@ -65,7 +65,7 @@ class _StrategyWorkload(KerasWorkload):
         self.strategy = strategies.make(self.params["strategy"], self.params["replicas"], device)
         self.replicas = self.strategy.num_replicas_in_sync
         ops = getattr(self.strategy.extended, "_cross_device_ops", None)  # how replicas exchange gradients
-        self._figures.update(strategy_class=type(self.strategy).__name__, replicas_in_sync=self.replicas,
+        self._extra_info.update(strategy_class=type(self.strategy).__name__, replicas_in_sync=self.replicas,
                              workers=self.params["workers"], cross_device_ops=type(ops).__name__ if ops else None)
 
 
@@ -112,7 +112,7 @@ class DistributedTrain(_StrategyWorkload):
             self.model = MODELS[self.params["model"]].build()
             self.optimizer = keras.optimizers.RMSprop()
         self.initial_weights = self.model.get_weights()
-        self._figures["global_batch"] = self.global_batch
+        self._extra_info["global_batch"] = self.global_batch
         if self.params["loop"] == "fit":
             self.model.compile(optimizer=self.optimizer, loss=keras.losses.SparseCategoricalCrossentropy(),
                                jit_compile=False)
@@ -200,7 +200,7 @@ class DistributedTrain(_StrategyWorkload):
     def check(self, outputs):
         first_step = self.check_first_step()
         losses = [float(to_numpy(outputs))] + [float(to_numpy(self.step())) for _ in range(CHECK_EPOCHS)]
-        self._figures["loss_history"] = losses
+        self._extra_info["loss_history"] = losses
         assert_true(bool(np.isfinite(losses).all()), f"non-finite loss {losses}")
         assert_true(losses[-1] < losses[0], f"loss went from {losses[0]:.4f} to {losses[-1]:.4f} over "
                     f"{CHECK_EPOCHS} more epochs: the model did not learn")
@@ -249,7 +249,7 @@ class AllReduce(_StrategyWorkload):
     def setup(self, device, mode):
         self.start_strategy(device)
         self.elements = self.params["size_bytes"] // self.itemsize
-        self._figures["bus_factor"] = 2 * (self.replicas - 1) / self.replicas
+        self._extra_info["bus_factor"] = 2 * (self.replicas - 1) / self.replicas
 
         def replica_value():  # replica r holds r + 1 everywhere, made on its own device
             replica = tf.distribute.get_replica_context().replica_id_in_sync_group

@@ -16,7 +16,7 @@ import numpy as np
 from .base import Workload
 from .checks import assert_close, relative_error
 from .keras_backend import to_numpy
-from .tf_common import compile_for_mode, on_device
+from .tf_execution import compile_for_mode, on_device
 
 
 class FunctionWorkload(Workload):
@@ -73,5 +73,5 @@ class FunctionWorkload(Workload):
     def check(self, outputs: Any) -> str:
         """Within the precision's tolerance of the float64 reference; rel_error is recorded."""
         actual, reference = to_numpy(outputs), self.reference(*self.host)
-        self._figures["rel_error"] = relative_error(actual, reference)
+        self._extra_info["rel_error"] = relative_error(actual, reference)
         return assert_close(f"{self.name} {self.precision()}", actual, reference, self.precision(), self.terms())

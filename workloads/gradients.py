@@ -12,7 +12,7 @@ from .function import FunctionWorkload
 from .keras_backend import to_numpy
 from .profiles import grid, sweep
 from .registry import register
-from .tf_common import compile_for_mode, on_device
+from .tf_execution import compile_for_mode, on_device
 
 # case: (what it computes, analytic answer)
 TAPE_CASES = {

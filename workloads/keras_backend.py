@@ -41,7 +41,7 @@ def mode_unavailable(mode: str) -> str | None:
 def place(array: np.ndarray, dtype: str) -> Any:
     """An input tensor resident on the device of the current device scope (tf.device or keras.device)."""
     if current() == "tensorflow":
-        from .tf_common import on_device  # convert_to_tensor ignores tf.device there: see on_device
+        from .tf_execution import on_device  # convert_to_tensor ignores tf.device there: see on_device
 
         return on_device(array, dtype)
     return keras.ops.convert_to_tensor(np.asarray(array), dtype=dtype)
@@ -51,9 +51,9 @@ def compile_for_mode(fn: Callable[..., Any], mode: str) -> Callable[..., Any]:
     """`fn` as it runs in `mode` under this backend: as is (eager), traced (graph), XLA-compiled (xla)."""
     backend = current()
     if backend == "tensorflow":
-        from . import tf_common
+        from . import tf_execution
 
-        return tf_common.compile_for_mode(fn, mode)
+        return tf_execution.compile_for_mode(fn, mode)
     if mode == "eager":
         return fn
     if backend == "jax" and mode == "xla":

@@ -10,7 +10,7 @@ import numpy as np
 
 from .checks import assert_close
 from .keras_backend import compile_for_mode, place, to_numpy
-from .keras_common import KerasWorkload, dense_forward_np
+from .keras_workload import KerasWorkload, dense_forward_np
 from .profiles import grid, sweep
 from .registry import register
 

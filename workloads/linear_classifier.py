@@ -15,7 +15,7 @@ from .data import two_clouds
 from .keras_backend import to_numpy
 from .profiles import sweep
 from .registry import register
-from .tf_common import compile_for_mode, on_device
+from .tf_execution import compile_for_mode, on_device
 
 TRAINING_STEPS = 40  # listing 3.21
 MAX_FINAL_LOSS = 0.05
@@ -84,7 +84,7 @@ class LinearClassifier(Workload):
         predictions = to_numpy(self.model(self.inputs))
         accuracy = float(np.mean((predictions > 0.5) == (self.host_targets > 0.5)))
         final_loss = history[-1]  # "Loss at step 39" in listing 3.21's output
-        self._figures.update(loss_history=history, final_loss=final_loss, accuracy=accuracy)
+        self._extra_info.update(loss_history=history, final_loss=final_loss, accuracy=accuracy)
         assert_true(final_loss < MAX_FINAL_LOSS, f"loss {final_loss:.4f} after {TRAINING_STEPS} steps, "
                     f"expected < {MAX_FINAL_LOSS}")
         assert_true(accuracy >= MIN_ACCURACY, f"accuracy {accuracy:.3f}, expected >= {MIN_ACCURACY}")

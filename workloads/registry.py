@@ -20,8 +20,8 @@ CATALOGUE_MODULES = {
     "gradients": TENSORFLOW,  # 3-5-3
     "linear_classifier": TENSORFLOW,  # 3-5-4
     "keras_layers": ANY_KERAS_BACKEND,  # 3-6-1
-    "keras_training": ANY_KERAS_BACKEND,  # 3-6-3 .. 3-6-7
-    "training": TENSORFLOW,  # 3-6-1, 3-6-2 layer families; 3-6-3 configurations (tf.data, GradientTape)
+    "keras_fit": ANY_KERAS_BACKEND,  # 3-6-3 .. 3-6-7
+    "model_training": TENSORFLOW,  # 3-6-1, 3-6-2 layer families; 3-6-3 configurations (tf.data, GradientTape)
     "distributed": TENSORFLOW,  # 3-5-4, 3-6-5 under tf.distribute strategies
 }
 """Catalogue modules and the Keras backends they run under: a process imports only those of its own

@@ -96,7 +96,7 @@ class MatMul(FunctionWorkload):
         if self.tf32 is not None:
             self.tf32_before = tf.config.experimental.tensor_float_32_execution_enabled()
             tf.config.experimental.enable_tensor_float_32_execution(self.tf32)
-            self._figures["tf32_enabled"] = self.tf32  # this row's own setting, against the run's
+            self._extra_info["tf32_enabled"] = self.tf32  # this row's own setting, against the run's
         super().setup(device, mode)
 
     def teardown(self):

@@ -23,11 +23,11 @@ import tensorflow as tf
 from .base import chart_roles
 from .checks import assert_close, assert_gradients_close, assert_true
 from .keras_backend import compile_options, to_numpy
-from .keras_common import KerasWorkload, compiled_settings
+from .keras_workload import KerasWorkload, compiled_settings
 from .models import CLASSES, MODELS, synthetic_data
 from .profiles import grid, sweep
 from .registry import register
-from .tf_common import compile_for_mode, on_device
+from .tf_execution import compile_for_mode, on_device
 
 OPTIMIZERS = {
     "sgd": lambda: keras.optimizers.SGD(learning_rate=0.01),
@@ -228,7 +228,7 @@ class Train(_ModelWorkload):
         if self.loop == "custom":
             self.optimizer.build(self.model.trainable_variables)  # no variables created inside tf.function
             self.train_step = compile_for_mode(self._train_step, mode)
-        self._figures.update(compiled_settings(self.model))
+        self._extra_info.update(compiled_settings(self.model))
 
     def _train_step(self, x, y):
         """Section 3-5-4's training step, for a Keras model and optimizer."""
@@ -249,7 +249,7 @@ class Train(_ModelWorkload):
         losses = [float(to_numpy(outputs[0]))]
         for _ in range(CHECK_EPOCHS):
             losses.append(float(to_numpy(self.step()[0])))
-        self._figures["loss_history"] = losses
+        self._extra_info["loss_history"] = losses
         assert_true(bool(np.isfinite(losses).all()), f"non-finite loss {losses}")
         assert_true(losses[-1] < losses[0], f"loss went from {losses[0]:.4f} to {losses[-1]:.4f} over "
                     f"{CHECK_EPOCHS} more epochs: the model did not learn")
@@ -276,7 +276,7 @@ class Inference(_ModelWorkload):
 
     def setup(self, device, mode):
         self.build(mode, metric="sparse_categorical_accuracy")
-        self._figures.update(compiled_settings(self.model))
+        self._extra_info.update(compiled_settings(self.model))
 
     def step(self):
         if self.method == "evaluate":
@@ -326,5 +326,5 @@ class MixedPrecision(Train):
 
     def setup(self, device, mode):
         self.build(mode, self.params["loss"], self.params["metric"], self.params["optimizer"], self.params["policy"])
-        self._figures.update(compiled_settings(self.model), policy=self.params["policy"],
+        self._extra_info.update(compiled_settings(self.model), policy=self.params["policy"],
                              loss_scaling=type(self.model.optimizer).__name__ == "LossScaleOptimizer")

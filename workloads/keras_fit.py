@@ -14,7 +14,7 @@ from .base import chart_roles
 from .checks import assert_close, assert_true
 from .data import two_clouds, validation_split
 from .keras_backend import compile_for_mode, compile_options, place, to_numpy
-from .keras_common import KerasWorkload, compiled_settings, dense_forward_np
+from .keras_workload import KerasWorkload, compiled_settings, dense_forward_np
 from .profiles import grid, sweep
 from .registry import register
 
@@ -127,7 +127,7 @@ class Fit(_LinearModelWorkload):
         first_loss = outputs.history["loss"][0]
         history = self.model.fit(self.x, self.y, epochs=CHECK_EPOCHS - 1, batch_size=self.batch_size,
                                  verbose=0).history
-        self._figures.update(history=joined_history(outputs.history, history), **compiled_settings(self.model))
+        self._extra_info.update(history=joined_history(outputs.history, history), **compiled_settings(self.model))
         evaluated = self.model.evaluate(self.x, self.y, batch_size=128, verbose=0)
         return "; ".join([self.check_first_step(self.host_x, self.host_y, self.batch_size),
                           self.learned(history, first_loss), self.check_evaluate(*evaluated, self.host_x, self.host_y)])
@@ -164,7 +164,7 @@ class FitValidation(_LinearModelWorkload):
         first_loss = outputs.history["loss"][0]
         history = self.model.fit(self.train_x, self.train_y, epochs=CHECK_EPOCHS - 1, batch_size=self.batch_size,
                                  verbose=0, validation_data=(self.val_x, self.val_y)).history
-        self._figures.update(history=joined_history(outputs.history, history), **compiled_settings(self.model))
+        self._extra_info.update(history=joined_history(outputs.history, history), **compiled_settings(self.model))
         val_accuracy = history["val_binary_accuracy"][-1]
         assert_true(val_accuracy >= self.MIN_VAL_ACCURACY,
                     f"validation accuracy {val_accuracy:.3f} < {self.MIN_VAL_ACCURACY}")
@@ -186,7 +186,7 @@ class _TrainedLinearModel(_LinearModelWorkload):
         self.model = linear_model()
         compile_listing_3_24(self.model, mode)
         self.model.fit(self.train_x, self.train_y, epochs=self.TRAINING_EPOCHS, batch_size=128, verbose=0)
-        self._figures.update(compiled_settings(self.model))
+        self._extra_info.update(compiled_settings(self.model))
 
 
 @register
@@ -210,7 +210,7 @@ class Evaluate(_TrainedLinearModel):
     def check(self, outputs):
         """The timed call's own loss and accuracy (not a second evaluate) against float64 NumPy."""
         loss, accuracy = outputs
-        self._figures.update(loss=float(loss), binary_accuracy=float(accuracy))
+        self._extra_info.update(loss=float(loss), binary_accuracy=float(accuracy))
         return self.check_evaluate(loss, accuracy, self.host_val_x, self.host_val_y)
 
 

@@ -1,5 +1,5 @@
-"""TensorFlow helpers shared by the catalogue: inputs placed on the device, and a function compiled
-for a mode. Kept in one place so that every workload is timed the same way."""
+"""How TensorFlow code runs in the catalogue: inputs placed on the device, and a function compiled for
+a mode (eager, tf.function, XLA). In one place so that every workload runs the same way."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Keras helpers shared by the Keras workloads: a float64 NumPy forward pass for checks, what was
-in force when a model was compiled, and clean-up between benchmarks. Keras 3 APIs only."""
+"""KerasWorkload, the base of every Keras workload (seeding, clean-up between benchmarks), with what
+they share: a float64 NumPy forward pass for checks and what was in force when a model was compiled.
+Keras 3 APIs only."""
 
 from __future__ import annotations
 
