@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tensorbench.workloads.strategies import ProcessSpec
 
-from . import processes
+from . import noise, processes
 from .errors import UsageError
 from .native_log import captured_native_stderr
 
@@ -121,13 +121,14 @@ def run(profile: str, devices: list[str], modes: list[str], only: list[str], out
         f"--tensorbench-only={','.join(only)}",
     ]
     exclude = f"--tensorbench-exclude={','.join(case.id for case in apart)}"
+    before = noise.burst()  # the machine's noise, before the suite and again after it
     # -v: one line per benchmark, with the progress
     status = int(pytest.main([str(_benchmarks_dir()), "-v", f"--tensorbench-json={json_path}", exclude, *options]))
     groups += [processes.Group(ProcessSpec(backend=b), limit_s=float("inf")) for b in others]  # enumerate their own
     if groups and status not in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
         status = max(status, run_groups(groups, options, out_dir / "isolated"))
     merge_parts(json_path, sorted((out_dir / "isolated").glob("*.json")))
-    return finish(json_path, status, started, import_s)
+    return finish(json_path, status, started, import_s, noise.summary(before, noise.burst()))
 
 
 def other_backends(backends: list[str], only: list[str]) -> list[str]:
@@ -219,17 +220,18 @@ def time_spent(table, import_s: float, report_s: float, wall_s: float) -> dict[s
     return {"total": wall_s, **spent}
 
 
-def _record_time_spent(json_path: Path, spent: dict[str, float]) -> None:
-    """The breakdown into the JSON's `tensorbench.time_spent_s`, replacing the file in one step."""
+def _record(json_path: Path, **blocks: dict) -> None:
+    """Blocks into the JSON's `tensorbench` block (time_spent_s, noise), replacing the file in one step."""
     document = json.loads(json_path.read_text())
-    document.setdefault("tensorbench", {})["time_spent_s"] = {k: round(v, 3) for k, v in spent.items()}
+    document.setdefault("tensorbench", {}).update(blocks)
     _replace_json(json_path, document)
 
 
-def finish(json_path: Path, status: int, started: float | None = None, import_s: float = 0.0) -> int:
-    """Print the short table, what failed and why, what ran out of memory, where the results are and
-    where the time went; write the report; map pytest's status to ours. The last line says why the suite
-    stopped itself, when it did."""
+def finish(json_path: Path, status: int, started: float | None = None, import_s: float = 0.0,
+           machine_noise: dict | None = None) -> int:
+    """Print the short table, what failed and why, what ran out of memory, where the results are, how
+    noisy the machine was and where the time went; write the report; map pytest's status to ours. The
+    last line says why the suite stopped itself, when it did."""
     import pytest
 
     from . import results, summary
@@ -267,7 +269,10 @@ def finish(json_path: Path, status: int, started: float | None = None, import_s:
                   + ", ".join(f"{WORDS.get(name, name)} {seconds:.1f} s" for name, seconds in spent.items()
                               if name != "total"),
                   flush=True)
-            _record_time_spent(json_path, spent)
+            _record(json_path, time_spent_s={k: round(v, 3) for k, v in spent.items()})
+        if machine_noise is not None:
+            print(noise.verdict(machine_noise), flush=True)
+            _record(json_path, noise=machine_noise)
     if stopped or status == pytest.ExitCode.INTERNAL_ERROR:
         print(f"tensorbench: error: {stopped or 'the suite stopped itself (see its output above)'}", file=sys.stderr)
         return 1

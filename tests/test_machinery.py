@@ -108,3 +108,21 @@ def test_the_results_file_holds_the_document_it_was_given(tmp_path):
     assert json.loads(path.read_text()) == document and set(texts) == {"a", "b"}
     assert json.loads(serialise({"benchmarks": []}, texts)) == {"benchmarks": []}
     assert [p.name for p in path.parent.iterdir()] == ["benchmarks.json"]  # no temporary file left
+
+
+def test_the_noise_verdict_follows_the_drift_and_the_spread():
+    """A machine whose probe slowed 20% during the run, or whose bursts spread 30%, is not steady, and
+    the closing line says how large a difference means nothing; a quiet one is steady."""
+    from tensorbench.scripts import noise
+
+    def burst(median, iqr=0.01):
+        return {"at": 0.0, "median_s": median, "iqr_s": iqr * median, "min_s": median, "calls": 200}
+
+    quiet = noise.summary(burst(1e-3), burst(1.02e-3))
+    assert quiet["steady"] and quiet["drift"] == pytest.approx(0.02) and "steady" in noise.verdict(quiet)
+    drifted = noise.summary(burst(1e-3), burst(1.2e-3))
+    assert not drifted["steady"] and "smaller than 20% mean nothing" in noise.verdict(drifted)
+    spread = noise.summary(burst(1e-3, iqr=0.3), burst(1e-3))
+    assert not spread["steady"] and "smaller than 30% mean nothing" in noise.verdict(spread)
+    measured = noise.burst(calls=20)
+    assert measured["median_s"] > 0 and measured["min_s"] <= measured["median_s"] and measured["calls"] == 20

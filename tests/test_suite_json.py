@@ -80,6 +80,16 @@ def test_the_run_says_where_its_time_went(smoke_run):
     assert f"tensorbench: {spent['total']:.0f} s in all: import" in result.stdout
 
 
+def test_the_run_says_how_noisy_its_machine_was(smoke_run):
+    """A probe timed before and after the suite: its drift and spread in the JSON, and a closing line."""
+    result, document = smoke_run
+    noise = document["tensorbench"]["noise"]
+    assert noise["before"]["at"] < noise["after"]["at"] and noise["before"]["median_s"] > 0
+    assert noise["drift"] == pytest.approx(noise["after"]["median_s"] / noise["before"]["median_s"] - 1)
+    assert noise["spread"] >= 0 and isinstance(noise["steady"], bool)
+    assert "tensorbench: noise: " in result.stdout
+
+
 def test_raw_rounds_and_the_machine_are_kept(smoke_run):
     _, doc = smoke_run
     for bench in doc["benchmarks"]:
