@@ -126,3 +126,15 @@ def test_the_noise_verdict_follows_the_drift_and_the_spread():
     assert not spread["steady"] and "smaller than 30% mean nothing" in noise.verdict(spread)
     measured = noise.burst(calls=20)
     assert measured["median_s"] > 0 and measured["min_s"] <= measured["median_s"] and measured["calls"] == 20
+
+
+def test_the_agreement_script_sets_the_suite_beside_a_bare_loop():
+    """scripts/agreement.py runs a case through the suite and through a bare timeit loop, and prints both
+    medians and their difference (what they are is for the README, not for a test)."""
+    import re
+    import sys
+
+    result = run_command(sys.executable, "-m", "tensorbench.scripts.agreement", "--profile", "smoke",
+                         "--seconds", "0.2", "--cases", "matmul-n8-float32-cpu-graph", cwd=REPO)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert re.search(r"matmul-n8-float32-cpu-graph +[0-9.]+ ms +[0-9.]+ ms +[-+][0-9.]+%", result.stdout)

@@ -1,0 +1,97 @@
+"""`python -m tensorbench.scripts.agreement [--profile quick] [--seconds 3]`: does the suite report what
+the machine does? A benchmark of the benchmark: for a matmul, an elementwise op and the chapter's Keras
+epoch, the suite's median (a pytest-benchmark run of that very case, in this process) against a bare
+`timeit` loop of the same step on the same seeded inputs, in this process, right after it. Prints each
+pair and their difference; the two agree when the harness adds nothing to what it times.
+
+The bare loop warms up with 5 calls, then times batches of calls (sized to about 20 ms each) for
+`--seconds`, and takes the median per call; a call ends with the device synchronised where the suite's
+does (workloads/devices.py). It measures; nothing here asserts a speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import timeit
+from pathlib import Path
+
+import numpy as np
+
+CASES = [
+    "matmul-n1024-float32-cpu-eager",
+    "matmul-n1024-float32-cpu-graph",
+    "elementwise-add-n1024-float32-cpu-graph",
+    "fit-batch_size128-float32-cpu-graph",
+]
+"""Case ids of the quick profile: the chapter's matmul in two modes, an elementwise op, a Keras epoch."""
+
+
+def suite_medians(case_ids: list[str], profile: str) -> dict[str, float]:
+    """Median seconds per call of each case as `tensorbench run` times it (its pytest-benchmark run)."""
+    import pytest
+
+    from .run import _benchmarks_dir
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "suite.json"
+        status = pytest.main([str(_benchmarks_dir()), "-q", "-p", "no:cacheprovider", "--tensorbench-no-table",
+                              f"--tensorbench-profile={profile}", "--tensorbench-devices=cpu,numpy",
+                              f"--tensorbench-cases={','.join(case_ids)}", f"--benchmark-json={path}"])
+        if status != 0:
+            raise SystemExit(f"tensorbench: error: the suite's run of {', '.join(case_ids)} ended with status {status}")
+        return {b["param"]: b["stats"]["median"] for b in json.loads(path.read_text())["benchmarks"]}
+
+
+def bare_loop(case_id: str, profile: str, seconds: float) -> float:
+    """Median seconds per call of the case's step in a bare timeit loop, after its own setup."""
+    from tensorbench.workloads import devices
+    from tensorbench.workloads.cases import enumerate_cases
+
+    case = next(c for c in enumerate_cases(profile, devices.resolve(["cpu", "numpy"]), ["eager", "graph", "xla"])
+                if c.id == case_id)
+    workload = case.workload(**case.params)
+    with devices.device_scope(case.device):
+        workload.setup(case.device, case.mode)
+
+        def call():
+            devices.wait(case.device, workload.step())
+
+        for _ in range(5):
+            call()
+        one = min(timeit.repeat(call, number=1, repeat=3))
+        number = max(1, round(0.02 / max(one, 1e-9)))
+        repeat = max(5, round(seconds / (number * max(one, 1e-9))))
+        per_call = np.array(timeit.repeat(call, number=number, repeat=repeat)) / number
+        workload.teardown()
+    return float(np.median(per_call))
+
+
+def agreement(case_ids: list[str], profile: str, seconds: float) -> list[dict]:
+    suite = suite_medians(case_ids, profile)
+    rows = []
+    for case_id in case_ids:
+        bare = bare_loop(case_id, profile, seconds)
+        rows.append({"case": case_id, "suite_s": suite[case_id], "bare_s": bare,
+                     "difference": suite[case_id] / bare - 1})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tensorbench.scripts.agreement", description=__doc__.split("\n")[0])
+    parser.add_argument("--profile", default="quick", help="the profile whose cases and rounds the suite uses")
+    parser.add_argument("--seconds", type=float, default=3.0, help="how long the bare loop times each case")
+    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated case ids")
+    args = parser.parse_args(argv)
+    rows = agreement([c for c in args.cases.split(",") if c], args.profile, args.seconds)
+    print(f"\n{'case':45} {'suite median':>14} {'bare loop':>14} {'difference':>11}")
+    for row in rows:
+        print(f"{row['case']:45} {row['suite_s'] * 1e3:11.4f} ms {row['bare_s'] * 1e3:11.4f} ms "
+              f"{row['difference']:+10.1%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
