@@ -66,7 +66,7 @@ class _StrategyWorkload(KerasWorkload):
         self.replicas = self.strategy.num_replicas_in_sync
         ops = getattr(self.strategy.extended, "_cross_device_ops", None)  # how replicas exchange gradients
         self._extra_info.update(strategy_class=type(self.strategy).__name__, replicas_in_sync=self.replicas,
-                             workers=self.params["workers"], cross_device_ops=type(ops).__name__ if ops else None)
+                                workers=self.params["workers"], cross_device_ops=type(ops).__name__ if ops else None)
 
 
 @register

@@ -327,4 +327,4 @@ class MixedPrecision(Train):
     def setup(self, device, mode):
         self.build(mode, self.params["loss"], self.params["metric"], self.params["optimizer"], self.params["policy"])
         self._extra_info.update(compiled_settings(self.model), policy=self.params["policy"],
-                             loss_scaling=type(self.model.optimizer).__name__ == "LossScaleOptimizer")
+                                loss_scaling=type(self.model.optimizer).__name__ == "LossScaleOptimizer")
