@@ -83,8 +83,9 @@ def measured_ceilings(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     compute = (compute_rows.assign(ceiling_gflops=compute_rows["flops"] / best[compute_rows.index] / 1e9,
                                    device_key=_physical_device(compute_rows))
                .groupby(["run_id", "device_key", "precision"])["ceiling_gflops"].max().reset_index())
+    beyond_cache = ~(table["bytes"].astype(float) <= table["cache_bytes"].astype(float))  # unknown: beyond
     bandwidth_rows = table[(table["role_ceiling"] == "bandwidth") & table["bytes"].notna() & best.notna()
-                           & _timeable(table)]
+                           & _timeable(table) & beyond_cache]
     bandwidth = (bandwidth_rows.assign(ceiling_gbps=bandwidth_rows["bytes"] / best[bandwidth_rows.index] / 1e9,
                                        device_key=_physical_device(bandwidth_rows))
                  .groupby(["run_id", "device_key"])
@@ -144,3 +145,24 @@ def implausible(row: pd.Series) -> str:
         reasons.append(f"{gbps:,.1f} GB/s over {row['bytes'] / 2**20:,.0f} MiB, over {SLACK:g}x the device's measured "
                        f"memory bandwidth {row['ceiling_gbps']:,.1f}")
     return "; ".join(reasons)
+
+
+def found(table: pd.DataFrame) -> pd.DataFrame:
+    """What a ceiling search found, best round first: per device and precision the fastest compute row
+    (GFLOP/s and the case that reached it), and per device each bandwidth row (GB/s, in cache or not)."""
+    best = table["min_s"].where(table["min_s"] > 0)
+    rows = []
+    compute = table[(table["role_ceiling"] == "compute") & table["flops"].notna() & best.notna()]
+    compute = compute.assign(figure=compute["flops"] / best[compute.index] / 1e9)
+    for (device, precision), g in compute.groupby(["device", "precision"], sort=False):
+        top = g.loc[g["figure"].idxmax()]
+        rows.append({"device": device, "what": f"compute, {precision}", "best": f"{top['figure']:,.1f} GFLOP/s",
+                     "reached by": f"{top['label'] or top['param']} ({top['mode']})"})
+    bandwidth = table[(table["role_ceiling"] == "bandwidth") & table["bytes"].notna() & best.notna()]
+    bandwidth = bandwidth.assign(figure=bandwidth["bytes"] / best[bandwidth.index] / 1e9)
+    for _, row in bandwidth.sort_values(["device", "bytes"], kind="stable").iterrows():
+        where = ("in cache" if row["bytes"] <= row["cache_bytes"] else "beyond the cache") \
+            if pd.notna(row.get("cache_bytes")) else ""
+        rows.append({"device": row["device"], "what": f"bandwidth, {where}".rstrip(", "),
+                     "best": f"{row['figure']:,.1f} GB/s", "reached by": f"{row['label'] or row['param']} ({row['mode']})"})
+    return pd.DataFrame(rows, columns=["device", "what", "best", "reached by"])

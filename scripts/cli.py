@@ -76,6 +76,14 @@ def build_parser() -> Parser:
                          help="exit 1 when a benchmark is slower by more than PCT percent and that is significant")
     compare.add_argument("--csv", metavar="FILE", help="write the comparison as CSV")
     compare.add_argument("--chart", metavar="FILE.png", help="draw the ratios with their intervals")
+    ceiling = commands.add_parser("ceiling", help="how fast can this machine go: matmul and memory bandwidth, swept")
+    ceiling.add_argument("--devices", type=csv_list(KINDS, "device"), default=[],
+                         help="comma-separated kinds or ids: cpu, gpu, gpu:1, tpu, numpy (default: all present)")
+    ceiling.add_argument("--preset", choices=["quick", "thorough"], default="quick",
+                         help="quick: square and two other matmul shapes in float32 and bfloat16, STREAM at 4 to "
+                              "256 MiB; thorough: more shapes and sizes, float16, XLA too")
+    ceiling.add_argument("--output", metavar="DIR",
+                         help="where benchmarks.json goes (default: results/ceiling-<run-id>/)")
     doctor = commands.add_parser("doctor", help="is this machine set up right, and as fast as it should be?")
     doctor.add_argument("--require-gpu", action="store_true", help="fail when no GPU is usable")
     doctor.add_argument("--json", metavar="FILE", help="write every check and figure as JSON")
@@ -139,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
             from .run import run
 
             return run(args.profile, args.devices, args.modes, args.only, args.output, args.isolate, args.backends)
+        if args.command == "ceiling":
+            from .ceiling import ceiling
+
+            return ceiling(args.devices, args.preset, args.output)
         if args.command == "report":
             return report_command(args.runs, args.output)
         if args.command == "doctor":

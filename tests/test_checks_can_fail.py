@@ -15,8 +15,9 @@ from tensorbench.workloads.keras_backend import to_numpy
 
 CATALOGUE = registry.all_workloads()
 RESULT_WORKLOADS = ["fill", "elementwise", "matmul", "conv2d", "peak_matmul", "gradient_tape", "weight_gradient",
-                    "linear_classifier", "dense_forward", "evaluate", "predict", "inference", "variable", "stream"]
-STATE = {"variable": "state", "stream": "x"}
+                    "linear_classifier", "dense_forward", "evaluate", "predict", "inference", "variable", "stream",
+                    "matmul_shape", "stream_kernel"]
+STATE = {"variable": "state", "stream": "x", "stream_kernel": "written"}
 """Workloads whose step updates a Variable in place: the check reads the Variable, so it is corrupted."""
 SCALE = {"float64": 1.01, "float32": 1.01, "bfloat16": 1.02, "float16": 1.02}
 
@@ -25,7 +26,7 @@ def _sizes(cls) -> list[dict]:
     """The smoke profile's first case and the quick profile's last; stream's quick case (two 128 MiB
     arrays, checked four times in float64) alone took 13 s, and checks the same code as its smoke case."""
     smallest, largest = cls.sweeps["smoke"][0], cls.sweeps["quick"][-1]
-    return [smallest] if largest == smallest or cls.name == "stream" else [smallest, largest]
+    return [smallest] if largest == smallest or cls.name in ("stream", "stream_kernel") else [smallest, largest]
 
 
 CASES = [(name, params) for name in RESULT_WORKLOADS for params in _sizes(CATALOGUE[name])]

@@ -138,3 +138,21 @@ def test_the_agreement_script_sets_the_suite_beside_a_bare_loop():
                          "--seconds", "0.2", "--cases", "matmul-n8-float32-cpu-graph", cwd=REPO)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert re.search(r"matmul-n8-float32-cpu-graph +[0-9.]+ ms +[0-9.]+ ms +[-+][0-9.]+%", result.stdout)
+
+
+def test_the_ceiling_command_runs_the_finder_and_prints_the_best(tmp_path):
+    """tensorbench ceiling: the ceiling finder as a run (its JSON and report), then the best compute and
+    bandwidth each device reached. Run at the smoke sizes (a preset the command line does not offer)."""
+    import json
+    import sys
+
+    out = tmp_path / "ceiling"
+    script = ("import sys; from tensorbench.scripts import ceiling; ceiling.PRESETS['smoke'] = 'smoke'; "
+              f"sys.exit(ceiling.ceiling(['cpu', 'numpy'], 'smoke', {str(out)!r}))")
+    result = run_command(sys.executable, "-c", script, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    workloads = {b["extra_info"]["workload"] for b in json.loads((out / "benchmarks.json").read_text())["benchmarks"]}
+    assert workloads == {"matmul_shape", "stream_kernel"}  # transfer: skipped without an accelerator
+    table = result.stdout.split("The ceilings found")[1]
+    assert "compute, float32" in table and "bandwidth, in cache" in table and "GFLOP/s" in table
+    assert (out / "report.html").exists()

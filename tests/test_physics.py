@@ -115,3 +115,12 @@ def test_each_row_sits_under_the_roofline_of_its_device(tmp_path):
     assert table.loc["mm", "roof_gflops"] == pytest.approx(min(compute, 5 * bandwidth))
     figure = charts.roofline(table.reset_index())
     assert figure is not None and "Roofline on cpu" in figure.axes[0].get_title()
+
+
+def test_the_memory_bandwidth_comes_from_working_sets_beyond_the_cache(tmp_path):
+    """A bandwidth row that fits in the cache (the ceiling finder's small STREAM sizes) is faster than
+    memory: it does not raise the device's memory bandwidth."""
+    in_cache = bench("copy-small", "stream_kernel", 1e-4, 1e-4, bytes=2 * 4 * MIB, roles={"ceiling": "bandwidth"},
+                     cache_bytes=32 * MIB)  # 84 GB/s from the cache
+    table = table_of(tmp_path, *CEILINGS, in_cache)
+    assert table.loc["stream", "ceiling_gbps"] == pytest.approx(3 * 128 * MIB / 0.016 / 1e9)

@@ -23,6 +23,7 @@ CATALOGUE_MODULES = {
     "keras_fit": ANY_KERAS_BACKEND,  # 3-6-3 .. 3-6-7
     "model_training": TENSORFLOW,  # 3-6-1, 3-6-2 layer families; 3-6-3 configurations (tf.data, GradientTape)
     "distributed": TENSORFLOW,  # 3-5-4, 3-6-5 under tf.distribute strategies
+    "ceiling_finder": TENSORFLOW,  # 3-5-2's matmul and STREAM's kernels, swept: tensorbench ceiling
 }
 """Catalogue modules and the Keras backends they run under: a process imports only those of its own
 backend, so that the Keras workloads load where TensorFlow is not installed."""
