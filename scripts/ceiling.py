@@ -18,7 +18,7 @@ PRESETS = {"quick": "quick", "thorough": "full"}
 
 def ceiling(devices: list[str], preset: str, output: str | None) -> int:
     from . import results
-    from .ceilings import found
+    from .ceilings import found, with_ceilings
     from .run import run, run_id
 
     if output is None:
@@ -30,6 +30,7 @@ def ceiling(devices: list[str], preset: str, output: str | None) -> int:
     if json_path.exists() and json_path.stat().st_size:
         table = results.load([json_path])
         if len(table):
+            table = with_ceilings(table)
             print("\nThe ceilings found (best round of each benchmark)\n")
             print(found(table).to_string(index=False))
     return status

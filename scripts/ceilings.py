@@ -56,14 +56,59 @@ DATASHEET_TFLOPS: list[tuple[str, str, dict[str, float]]] = [
 ]
 
 
-def datasheet_peak(device_name: str | None, precision: str | None) -> tuple[str, float] | None:
-    """(label, GFLOP/s) of the datasheet peak for this device and precision, or None when unknown."""
+# What a healthy card reaches, beside what its datasheet promises: mamf-finder's Maximum Achievable Matmul
+# FLOPS (the mean of 100 calls at the best shape its search found, PyTorch 2.6-2.7, bfloat16 inputs),
+# from github.com/stas00/ml-engineering, compute/accelerator/README.md, "Maximum Achievable Matmul FLOPS
+# comparison table" (as read on 2026-11-29). A pattern with no figures stops the search (an H100 PCIe
+# must not match the SXM's row).
+ACHIEVABLE_TFLOPS: list[tuple[str, str, dict[str, float]]] = [
+    (r"GH200", "NVIDIA GH200 SXM", {"bfloat16": 828.6}),
+    (r"H200", "NVIDIA H200 SXM", {"bfloat16": 794.5}),  # the table: "H200 is the same" as the H100 SXM
+    (r"H100.*PCIe", "NVIDIA H100 PCIe", {}),
+    (r"H100", "NVIDIA H100 SXM", {"bfloat16": 794.5}),
+    (r"A100.*PCIe", "NVIDIA A100 PCIe", {"bfloat16": 252.9}),
+    (r"A100", "NVIDIA A100 SXM", {"bfloat16": 271.2}),
+    (r"B200", "NVIDIA B200 SXM", {"bfloat16": 1745.0}),
+]
+
+
+def _known(table: list[tuple[str, str, dict[str, float]]], what: str, device_name, precision) -> tuple[str, float] | None:
     if not isinstance(device_name, str) or not isinstance(precision, str):
         return None
-    for pattern, label, peaks in DATASHEET_TFLOPS:
+    for pattern, label, peaks in table:
         if re.search(pattern, device_name, flags=re.IGNORECASE):
-            return (f"{label} datasheet {precision}", peaks[precision] * 1e3) if precision in peaks else None
+            return (f"{label} {what} {precision}", peaks[precision] * 1e3) if precision in peaks else None
     return None
+
+
+def datasheet_peak(device_name: str | None, precision: str | None) -> tuple[str, float] | None:
+    """(label, GFLOP/s) of the datasheet peak for this device and precision, or None when unknown."""
+    return _known(DATASHEET_TFLOPS, "datasheet", device_name, precision)
+
+
+def achievable_peak(device_name: str | None, precision: str | None) -> tuple[str, float] | None:
+    """(label, GFLOP/s) of what a healthy device of this kind reaches (mamf-finder), or None when unknown."""
+    return _known(ACHIEVABLE_TFLOPS, "reaches (mamf-finder)", device_name, precision)
+
+
+FMA_UNITS = 2
+"""FMA pipes per core assumed by derived_cpu_peak: two on every x86 core since Haswell and Zen 2 (some
+AVX-512 Xeons have one for 512-bit vectors, whose derived peak is then twice too high)."""
+
+
+def derived_cpu_peak(cpu: dict, cores: int | None) -> dict[str, float]:
+    """GFLOP/s per precision a CPU's cores can issue, from what py-cpuinfo read (pytest-benchmark's
+    machine_info.cpu: its flags and advertised clock): cores x clock x vector lanes x 2 (a fused multiply-
+    add) x FMA_UNITS. Labelled derived: turbo, AVX frequency offsets and the FMA units are not read."""
+    flags = set(cpu.get("flags") or [])
+    hz = (cpu.get("hz_advertised") or [0])[0]
+    if not cores or not hz or "fma" not in flags:
+        return {}
+    bits = 512 if "avx512f" in flags else 256 if "avx2" in flags else 0
+    if not bits:
+        return {}
+    per_lane = cores * hz * 2 * FMA_UNITS / 1e9
+    return {"float32": per_lane * bits / 32, "float64": per_lane * bits / 64}
 
 
 def _physical_device(table: pd.DataFrame) -> pd.Series:
@@ -113,6 +158,12 @@ def with_ceilings(table: pd.DataFrame) -> pd.DataFrame:
     merged["datasheet"] = [p[0] if p else None for p in peaks]
     merged["datasheet_gflops"] = [p[1] if p else np.nan for p in peaks]
     merged["pct_of_datasheet"] = 100 * merged["gflops"] / merged["datasheet_gflops"]
+    reached = [achievable_peak(name, precision) for name, precision in zip(merged["device_name"], merged["precision"])]
+    merged["achievable"] = [r[0] if r else None for r in reached]
+    merged["achievable_gflops"] = [r[1] if r else np.nan for r in reached]
+    merged["pct_of_achievable"] = 100 * merged["gflops"] / merged["achievable_gflops"]
+    if "derived_peak_gflops" in merged:
+        merged["pct_of_derived"] = 100 * merged["gflops"] / merged["derived_peak_gflops"]
     merged["implausible"] = merged.apply(implausible, axis=1)
     flagged = merged["implausible"] != ""
     merged.loc[flagged, "trust"] = [("; ".join(filter(None, [t, f"implausible: {why}"])))
@@ -157,12 +208,27 @@ def found(table: pd.DataFrame) -> pd.DataFrame:
     for (device, precision), g in compute.groupby(["device", "precision"], sort=False):
         top = g.loc[g["figure"].idxmax()]
         rows.append({"device": device, "what": f"compute, {precision}", "best": f"{top['figure']:,.1f} GFLOP/s",
-                     "reached by": f"{top['label'] or top['param']} ({top['mode']})"})
+                     "reached by": f"{top['label'] or top['param']} ({top['mode']})",
+                     "against": _against(top)})
     bandwidth = table[(table["role_ceiling"] == "bandwidth") & table["bytes"].notna() & best.notna()]
     bandwidth = bandwidth.assign(figure=bandwidth["bytes"] / best[bandwidth.index] / 1e9)
     for _, row in bandwidth.sort_values(["device", "bytes"], kind="stable").iterrows():
         where = ("in cache" if row["bytes"] <= row["cache_bytes"] else "beyond the cache") \
             if pd.notna(row.get("cache_bytes")) else ""
         rows.append({"device": row["device"], "what": f"bandwidth, {where}".rstrip(", "),
-                     "best": f"{row['figure']:,.1f} GB/s", "reached by": f"{row['label'] or row['param']} ({row['mode']})"})
-    return pd.DataFrame(rows, columns=["device", "what", "best", "reached by"])
+                     "best": f"{row['figure']:,.1f} GB/s", "reached by": f"{row['label'] or row['param']} ({row['mode']})",
+                     "against": ""})
+    return pd.DataFrame(rows, columns=["device", "what", "best", "reached by", "against"])
+
+
+def _against(row: pd.Series) -> str:
+    """The best figure against what a healthy device reaches, the datasheet, and a CPU's derived peak."""
+    parts = []
+    for name, gflops, what in (("achievable", "achievable_gflops", "{}% of what a healthy {}"),
+                               ("datasheet", "datasheet_gflops", "{}% of the {}"),
+                               (None, "derived_peak_gflops", "{}% of {} derived from cores, clock and vectors")):
+        peak = row.get(gflops)
+        if pd.notna(peak) and peak:
+            label = row.get(name) if name else f"{peak:,.0f} GFLOP/s"
+            parts.append(what.format(f"{100 * row['figure'] / peak:.0f}", label))
+    return "; ".join(parts)

@@ -21,7 +21,8 @@ SUMMARY_COLUMNS = [
     "run_id", "machine", "family", "section", "device", "device_name", "dtype", "params", "iqr_s", "mean_s",
     "stddev_s", "rounds", "items", "flops", "bytes", "gbps", "first_call_s", "setup_s", "check_s", "warmup_s",
     "calibration_s", "timed_s", "rel_error", "precision", "ceiling_gflops", "pct_of_measured", "intensity",
-    "roof_gflops", "pct_of_roofline", "datasheet", "pct_of_datasheet", "ceiling_gbps", "implausible", "trust",
+    "roof_gflops", "pct_of_roofline", "datasheet", "pct_of_datasheet", "achievable", "pct_of_achievable",
+    "derived_peak_gflops", "pct_of_derived", "ceiling_gbps", "implausible", "trust",
 ]
 
 

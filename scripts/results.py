@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from .ceilings import derived_cpu_peak
+
 # pyperf's `check` thresholds: a spread over 10% of the median, too few rounds, calls too short to time
 MAX_SPREAD = 0.10
 MIN_ROUNDS = 5
@@ -145,8 +147,13 @@ def load(paths: list[str | Path]) -> pd.DataFrame:
         machine_info = as_dict(document.get("machine_info"))
         machine = _text(machine_info.get("node")) or ""
         tf32 = as_dict(machine_info.get("tensorbench")).get("tf32_enabled") is True
-        rows.extend(_row(b, run_name(path, document), machine, tf32) for b in document["benchmarks"]
-                    if isinstance(b, dict))
+        cpu_peaks = derived_cpu_peak(as_dict(machine_info.get("cpu")),
+                                     _number(as_dict(machine_info.get("tensorbench")).get("cpu_cores_usable")))
+        for bench in document["benchmarks"]:
+            if isinstance(bench, dict):
+                row = _row(bench, run_name(path, document), machine, tf32)
+                on_cpu = row["device_kind"] in ("CPU", "numpy")
+                rows.append({**row, "derived_peak_gflops": cpu_peaks.get(row["precision"]) if on_cpu else None})
     table = pd.DataFrame(rows)
     if table.empty:
         return table

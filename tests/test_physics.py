@@ -124,3 +124,19 @@ def test_the_memory_bandwidth_comes_from_working_sets_beyond_the_cache(tmp_path)
                      cache_bytes=32 * MIB)  # 84 GB/s from the cache
     table = table_of(tmp_path, *CEILINGS, in_cache)
     assert table.loc["stream", "ceiling_gbps"] == pytest.approx(3 * 128 * MIB / 0.016 / 1e9)
+
+
+def test_published_and_derived_peaks_stand_beside_the_measured_ones():
+    """What a healthy card reaches (mamf-finder) by the device's own name, never a neighbour's; and a CPU's
+    peak derived from its cores, clock and vector units."""
+    from tensorbench.scripts.ceilings import achievable_peak, derived_cpu_peak
+
+    assert achievable_peak("NVIDIA H100 80GB HBM3", "bfloat16") == ("NVIDIA H100 SXM reaches (mamf-finder) bfloat16",
+                                                                   794500.0)
+    assert achievable_peak("NVIDIA GH200 480GB", "bfloat16")[1] == 828600.0  # not the H200's row
+    assert achievable_peak("NVIDIA H100 PCIe", "bfloat16") is None  # not the SXM's figure
+    assert achievable_peak("NVIDIA A100-SXM4-40GB", "float32") is None
+    avx2 = {"flags": ["avx2", "fma"], "hz_advertised": [2_500_000_000, 0]}
+    assert derived_cpu_peak(avx2, 2) == {"float32": pytest.approx(160.0), "float64": pytest.approx(80.0)}
+    assert derived_cpu_peak({**avx2, "flags": ["avx2", "fma", "avx512f"]}, 2)["float32"] == pytest.approx(320.0)
+    assert derived_cpu_peak({"flags": ["sse2"], "hz_advertised": [2e9, 0]}, 2) == {}
