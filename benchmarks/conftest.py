@@ -137,6 +137,7 @@ def measure_case(benchmark, request):
         min_rounds=int(config.getoption("benchmark_min_rounds")),
         max_time=float(config.getoption("benchmark_max_time")),
         warmup_calls=PROFILES[config.getoption("--tensorbench-profile")].warmup_calls,
+        warmup_time=PROFILES[config.getoption("--tensorbench-profile")].warmup_time,
     )
 
     def run(case: Case) -> None:

@@ -12,6 +12,7 @@ at that length. Faster calls go through pytest-benchmark's calibration, which lo
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -33,19 +34,40 @@ class Rounds:
     min_rounds: int
     max_time: float
     warmup_calls: int
+    warmup_time: float = 0.0
+
+
+SETTLE_CALLS = 5
+SETTLED = 1.05
+"""The calls have settled when the median of the last SETTLE_CALLS is within SETTLED of the fastest."""
+LEAST_WARMUP_SHARE = 0.2
+"""The warm-up lasts at least this share of warmup_time: a slow phase can be flat before it ends."""
 
 
 def warm_up(timed, rounds: Rounds) -> float:
-    """Call `timed` up to warmup_calls times (at least once), stopping once max_time has passed;
-    return the duration of the last call."""
+    """Call `timed` until its time settles: at least warmup_calls times (and once) and for at least
+    LEAST_WARMUP_SHARE of warmup_time, then on until the median of the last SETTLE_CALLS calls is within
+    SETTLED of the fastest call, for at most warmup_time seconds (max_time when that is longer) in all.
+    Return the duration of the last call.
+
+    A count alone is not enough: a fresh step on the CPU is slow for dozens of calls (first-touched
+    output buffers, thread pools waking), and with 3 warm calls the suite timed an elementwise add of
+    1024 x 1024 at 5.8 ms a call where a bare timeit loop of the same step gave 1.0 ms
+    (scripts/agreement.py, 2026-11-29)."""
+    budget = max(rounds.warmup_time, rounds.max_time)
     started = time.perf_counter()
-    for _ in range(max(rounds.warmup_calls, 1)):
+    calls: list[float] = []
+    while True:
         before = time.perf_counter()
         timed()
-        last = time.perf_counter() - before
-        if before + last - started >= rounds.max_time:
+        calls.append(time.perf_counter() - before)
+        elapsed = time.perf_counter() - started
+        if elapsed >= budget:
             break
-    return last
+        settled = len(calls) >= SETTLE_CALLS and statistics.median(calls[-SETTLE_CALLS:]) <= SETTLED * min(calls)
+        if len(calls) >= max(rounds.warmup_calls, 1) and elapsed >= LEAST_WARMUP_SHARE * rounds.warmup_time and settled:
+            break
+    return calls[-1]
 
 
 def time_rounds(benchmark, timed, rounds: Rounds, lockstep: bool = False) -> dict[str, float]:

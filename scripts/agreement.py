@@ -1,7 +1,7 @@
 """`python -m tensorbench.scripts.agreement [--profile quick] [--seconds 3]`: does the suite report what
 the machine does? A benchmark of the benchmark: for a matmul, an elementwise op and the chapter's Keras
-epoch, the suite's median (a pytest-benchmark run of that very case, in this process) against a bare
-`timeit` loop of the same step on the same seeded inputs, in this process, right after it. Prints each
+epoch, the suite's median (a pytest-benchmark run of that very case alone, in this process) against a
+bare `timeit` loop of the same step on the same seeded inputs, in this process, right after it. Prints each
 pair and their difference; the two agree when the harness adds nothing to what it times.
 
 The bare loop warms up with 5 calls, then times batches of calls (sized to about 20 ms each) for
@@ -70,12 +70,13 @@ def bare_loop(case_id: str, profile: str, seconds: float) -> float:
 
 
 def agreement(case_ids: list[str], profile: str, seconds: float) -> list[dict]:
-    suite = suite_medians(case_ids, profile)
+    """Each case through the suite, then at once through the bare loop: the two see the same state of the
+    process and the machine (a case timed after others ran, or minutes apart, is not the same work)."""
     rows = []
     for case_id in case_ids:
+        suite = suite_medians([case_id], profile)[case_id]
         bare = bare_loop(case_id, profile, seconds)
-        rows.append({"case": case_id, "suite_s": suite[case_id], "bare_s": bare,
-                     "difference": suite[case_id] / bare - 1})
+        rows.append({"case": case_id, "suite_s": suite, "bare_s": bare, "difference": suite / bare - 1})
     return rows
 
 

@@ -156,3 +156,28 @@ def test_the_ceiling_command_runs_the_finder_and_prints_the_best(tmp_path):
     table = result.stdout.split("The ceilings found")[1]
     assert "compute, float32" in table and "bandwidth, in cache" in table and "GFLOP/s" in table
     assert (out / "report.html").exists()
+
+
+def test_the_warm_up_goes_on_until_the_calls_settle():
+    """A step that is slow for its first ten calls is warmed past them (a count of 3 stopped in the
+    slow phase, and the suite timed an elementwise add at 5.8 ms a call where a bare loop gave 1.0 ms);
+    one that never settles is stopped by the profile's warm-up time."""
+    import itertools
+    import time
+
+    from tensorbench.benchmarks.harness import Rounds, warm_up
+
+    durations = itertools.chain([0.005] * 10, itertools.repeat(0.001))
+    calls = []
+
+    def settling():
+        calls.append(1)
+        time.sleep(next(durations))
+
+    last = warm_up(settling, Rounds(min_rounds=5, max_time=0.01, warmup_calls=3, warmup_time=2.0))
+    assert len(calls) >= 10 + 5 and last < 0.003
+
+    slower = (0.001 * 1.1**i for i in itertools.count())  # never settles
+    started = time.perf_counter()
+    warm_up(lambda: time.sleep(next(slower)), Rounds(min_rounds=5, max_time=0.01, warmup_calls=3, warmup_time=0.05))
+    assert 0.05 <= time.perf_counter() - started < 0.5
