@@ -81,7 +81,7 @@ def build_parser() -> Parser:
                          help="comma-separated kinds or ids: cpu, gpu, gpu:1, tpu, numpy (default: all present)")
     ceiling.add_argument("--preset", choices=["quick", "thorough"], default="quick",
                          help="quick: square and two other matmul shapes in float32 and bfloat16, STREAM at 4 to "
-                              "256 MiB; thorough: more shapes and sizes, float16, XLA too")
+                              "256 MiB; thorough: more shapes and sizes, float16")
     ceiling.add_argument("--output", metavar="DIR",
                          help="where benchmarks.json goes (default: results/ceiling-<run-id>/)")
     doctor = commands.add_parser("doctor", help="is this machine set up right, and as fast as it should be?")

@@ -47,7 +47,7 @@ def corruptions(values: np.ndarray, dtype: str) -> dict[str, np.ndarray]:
 def test_a_corrupted_result_fails_its_check(cpu, name, params):
     cls = CATALOGUE[name]
     workload = cls(**params)
-    mode = next(m for m in ("graph", "eager") if workload.unsupported(cpu, m) is None)
+    mode = next(m for m in ("graph", "eager", "xla") if workload.unsupported(cpu, m) is None)
     in_place = name in STATE and params.get("op") != "create"  # creation returns the new Variable
     rejected = []
     try:

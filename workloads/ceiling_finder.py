@@ -5,11 +5,14 @@ shapes whose M, N and K differ, and STREAM's four kernels (copy, scale, add, tri
 from inside the caches to beyond the last level; on an accelerator, the host-to-device and
 device-to-host rates. Built of section 3-5-2's tensor operations, each checked like the others.
 
-The kernels' bytes are STREAM's counts (copy and scale move 2 arrays, add and triad 3); TensorFlow's
-assign takes the new tensor's buffer, so no copy is added to them. A working set inside the caches is
-timed too, but one TensorFlow call costs microseconds, so below a few MiB the figure is the call's
-overhead as much as the cache's bandwidth: the results layer takes the memory bandwidth only from working
-sets beyond the last-level cache (`cache_bytes`).
+The kernels' bytes are STREAM's counts (copy and scale move 2 arrays, add and triad 3), and the kernels
+run under XLA only, which updates the Variables in place: in graph mode `c.assign(a)` shares a's buffer
+and copies nothing (it read 288 to 1,887 GB/s on the 2-core development VM), and every other kernel
+allocates a fresh output each call, so it timed page faults (2.9 to 6.2 GB/s at 64 and 256 MiB, where XLA
+gave 15 to 20). A working set inside the caches is timed too, but one TensorFlow call costs
+microseconds, so below a few MiB the figure is the call's overhead as much as the cache's bandwidth: the
+results layer takes the memory bandwidth only from working sets beyond the last-level cache
+(`cache_bytes`).
 """
 
 from __future__ import annotations
@@ -54,9 +57,11 @@ def _product(shape: tuple[int, int, int], seed: int) -> np.ndarray:
 
 @register
 class MatmulShape(MatMul):
-    """C = A @ B for an m x k and a k x n matrix (listing 3.9's tf.matmul), at any shape."""
+    """C = A @ B for an m x k and a k x n matrix (listing 3.9's tf.matmul), at any shape. Graph mode:
+    under XLA the CPU's matmul is the same library call."""
 
     name = "matmul_shape"
+    modes = ("graph",)
     family = "ceiling_finder"
     roles = chart_roles(ceiling="compute")
     numpy_baseline = True
@@ -104,6 +109,7 @@ class StreamKernel(Workload):
     section = "3-5-2"
     roles = chart_roles(ceiling="bandwidth", sweep="size_mib", measure="gbps")
     numpy_baseline = True
+    modes = ("xla",)
     sweeps = sweep(**{profile: grid(kernel=list(KERNELS), size_mib=sizes) for profile, sizes in STREAM_SIZES.items()})
 
     def __init__(self, kernel: str, size_mib: int, dtype: str = "float32"):
@@ -112,6 +118,9 @@ class StreamKernel(Workload):
 
     def bytes(self):
         return float(KERNELS[self.kernel][0] * self.elements * self.itemsize)
+
+    def mode_note(self) -> str:
+        return "only XLA updates the arrays in place (graph mode shares a copy's buffer and allocates the rest)"
 
     def setup(self, device, mode):
         self._extra_info.update(cache_bytes=cache_bytes(device.kind), formula=KERNELS[self.kernel][1])

@@ -36,8 +36,8 @@ RULES: dict[str, RunRules] = {
     "training": RunRules(isolate_on_accelerators=True, profile_modes={"smoke": ("graph",), "quick": ("graph",)}),
     # strategies start processes of their own and would double the quick profile's time on a small machine
     # tensorbench ceiling's sweeps: a minute in quick, longer in full, so only when asked
-    "ceiling_finder": RunRules(only_when_asked=True, profile_modes={"smoke": ("graph",), "quick": ("graph",),
-                                                                    "standard": ("graph",), "full": ("graph", "xla")}),
+    # (the workloads' own modes choose between graph and XLA)
+    "ceiling_finder": RunRules(only_when_asked=True, profile_modes={s: ("graph", "xla") for s in SCALES}),
     "distributed": RunRules(only_when_asked=True, process=strategies.process_spec,
                             lockstep=lambda params: params["workers"] > 1),
 }
