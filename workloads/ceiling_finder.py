@@ -192,9 +192,9 @@ class Transfer(Workload):
         return "one copy between host and device, as a tf.function; eager and XLA would time the same copy"
 
     def unsupported(self, device, mode):
-        if device.kind not in ("GPU", "TPU"):
-            return "host and device share memory here: a transfer needs a GPU or TPU"
-        return super().unsupported(device, mode)
+        shared = device.kind not in ("GPU", "TPU")
+        return super().unsupported(device, mode) or (
+            "host and device share memory here: a transfer needs a GPU or TPU" if shared else None)
 
     def bytes(self):
         return float(self.elements * self.itemsize)
