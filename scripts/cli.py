@@ -87,6 +87,8 @@ def build_parser() -> Parser:
     doctor = commands.add_parser("doctor", help="is this machine set up right, and as fast as it should be?")
     doctor.add_argument("--require-gpu", action="store_true", help="fail when no GPU is usable")
     doctor.add_argument("--json", metavar="FILE", help="write every check and figure as JSON")
+    doctor.add_argument("--run", metavar="RUN.json", nargs="+", dest="runs",
+                        help="also set these runs' reference-model figures beside the published ones")
     return parser
 
 
@@ -156,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "doctor":
             from .doctor import doctor
 
-            return doctor(args.require_gpu, args.json)
+            return doctor(args.require_gpu, args.json, args.runs)
         if args.command == "compare":
             return compare_command(args.baseline, args.candidate, args.fail_above, args.csv, args.chart,
                                    args.min_effect)

@@ -256,15 +256,30 @@ def diagnose(require_gpu: bool = False) -> list[Check]:
     return checks
 
 
-def doctor(require_gpu: bool = False, json_path: str | None = None) -> int:
+def beside_published(run_paths: list[str]) -> list[Check]:
+    """A run's reference-model figures (tensorbench run --only reference_models) beside the closest published
+    ones (scripts/published.csv): doctor does not train ResNet-50 itself, it reads what a run measured."""
+    from . import published, results
+
+    table = results.load(run_paths)
+    shown = published.beside_published(table)
+    if shown.empty:
+        return [Check("beside published figures", "info", f"{', '.join(run_paths)} holds no reference-model row "
+                      "with a published counterpart (tensorbench run --profile standard --only reference_models)")]
+    return [Check("beside published figures", "info", line, {"source": source})
+            for line, source in zip(published.sentences(shown), shown["source"])]
+
+
+def doctor(require_gpu: bool = False, json_path: str | None = None, run_paths: list[str] | None = None) -> int:
     """Print every check and the verdict; exit status 0 for pass or warn, 1 for fail."""
     from tensorbench.workloads.environment import environment
 
     from .native_log import captured_native_stderr
 
+    published_lines = beside_published(run_paths) if run_paths else []  # a bad file is an error before any work
     started = time.perf_counter()
     with captured_native_stderr() as startup:
-        checks = diagnose(require_gpu)
+        checks = diagnose(require_gpu) + published_lines
     for check in checks:
         print(check.line())
     result = verdict(checks)

@@ -12,7 +12,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from . import backend_comparison, charts, results, scaling
+from . import backend_comparison, charts, published, results, scaling
 from .ceilings import with_ceilings
 from .summary import case_label, human_time
 
@@ -152,6 +152,7 @@ def write(paths: list[str | Path], output: str | Path) -> Path:
                   "Keras backends side by side": backend_comparison.comparison_table(table),
                   "Scaling across replicas (tf.distribute)": scaling.efficiency_table(table),
                   "All-reduce bandwidth (tf.distribute)": scaling.all_reduce_table(table),
+                  "Beside published figures (reference models)": published.beside_published(table),
                   "Every benchmark": _display_table(table)}
     tables = {title: t for title, t in tables.items() if not t.empty}
     machines = _machines([Path(p) for p in paths])

@@ -99,6 +99,8 @@ def _row(bench: dict, run_id: str, machine: str, tf32_enabled: bool) -> dict:
         "mode": _text(info.get("mode")),
         "dtype": _text(info.get("dtype")),
         "params": json.dumps(params, sort_keys=True, default=str),
+        "published_as": json.dumps(info["published_as"], sort_keys=True, default=str)
+        if isinstance(info.get("published_as"), dict) else None,
         "median_s": _number(stats.get("median")),
         "iqr_s": _number(stats.get("iqr")),
         "mean_s": _number(stats.get("mean")),

@@ -39,7 +39,7 @@ def test_profiles_are_data_in_increasing_size():
     (["3-5-2"], {"matmul", "elementwise", "peak_matmul", "stream"}),
     (["ceilings"], {"peak_matmul", "stream"}),
     (["3-6-3"], {"fit", "train"}),
-    (["3-6-7"], {"predict", "inference"}),
+    (["3-6-7"], {"predict", "inference", "reference_inference"}),
     (["3-5-1", "gradients"], {"fill", "random", "variable", "gradient_tape", "weight_gradient"}),
     (["3-5"], {"fill", "random", "variable", "elementwise", "matmul", "gradient_tape", "weight_gradient",
                "linear_classifier", "peak_matmul", "stream"}),  # not distributed_train (3-5-4 under a strategy): it runs when named

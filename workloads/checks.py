@@ -80,15 +80,16 @@ def assert_close(what: str, actual, reference, dtype: str, terms: int = 1, depth
     return f"{what} vs float64 reference: rel err {err:.1e} <= {tol:.1e}, worst element {worst:.1e}"
 
 
-def assert_gradients_close(what: str, actual: list, reference: list, dtype: str, terms: int) -> str:
+def assert_gradients_close(what: str, actual: list, reference: list, dtype: str, terms: int, depth: int = 1) -> str:
     """Each variable's gradient against its float64 reference. A gradient that is zero in exact
     arithmetic (a key bias under softmax attention) is rounding noise in both: each is measured against
-    at least GRADIENT_FLOOR of the largest gradient's norm, not against its own near-zero norm."""
+    at least GRADIENT_FLOOR of the largest gradient's norm, not against its own near-zero norm. `depth`:
+    layers whose rounding compounds, as in assert_close."""
     if len(actual) != len(reference):
         raise CheckFailed(f"{what}: {len(actual)} gradients where {len(reference)} were expected")
     pairs = [_float64_pair(a, r) for a, r in zip(actual, reference)]
     floor = GRADIENT_FLOOR * max(float(np.linalg.norm(r)) for _, r in pairs)
-    tol = tolerance(dtype, terms)
+    tol = tolerance(dtype, terms) * math.sqrt(depth)
     worst = 0.0
     for index, (a, r) in enumerate(pairs):
         err = float(np.linalg.norm(a - r)) / max(float(np.linalg.norm(r)), floor)

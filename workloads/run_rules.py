@@ -34,6 +34,8 @@ RULES: dict[str, RunRules] = {
     # training trains in graph mode only at the small profiles (XLA at standard and full); on an
     # accelerator a batch that ran out of memory must not poison the next
     "training": RunRules(isolate_on_accelerators=True, profile_modes={"smoke": ("graph",), "quick": ("graph",)}),
+    # the same, for ResNet-50 and BERT-base (XLA from standard on: its compilation of them is a minute on a CPU)
+    "reference_models": RunRules(isolate_on_accelerators=True, profile_modes={"smoke": ("graph",)}),
     # strategies start processes of their own and would double the quick profile's time on a small machine
     # tensorbench ceiling's sweeps: a minute in quick, longer in full, so only when asked
     # (the workloads' own modes choose between graph and XLA)

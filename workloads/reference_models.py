@@ -1,0 +1,143 @@
+"""Reference models: ResNet-50 and a BERT-base-sized encoder, trained and run for inference on synthetic
+data at several batch sizes, under float32, mixed_float16 and mixed_bfloat16, in graph mode and under
+XLA: the models whose throughput people quote, set beside published figures by the report
+(scripts/published.py reads the table in scripts/published.csv).
+
+They are the layer families of sections 3-6-1 (Conv2D) and 3-6-2 (the Transformer) at the sizes people
+train, run by the same code as the training family (model_training.py): one epoch of fit, or predict,
+over batches made once and cached, prefetched onto the device by OneDeviceStrategy; the first epoch
+(tracing or XLA compilation) apart. The checks are
+the training family's, on the first few samples of a batch: outputs and loss at the initial weights
+against the model rebuilt in float64 on the CPU (and BERT's gradients; ResNet-50's are too
+ill-conditioned at its initial weights to hold against float64, see models.py), and the loss falls.
+
+Each row says what it is, for the comparison with published figures (extra_info["published_as"]):
+which network, training or inference, the precision policy, XLA, the batch and the input size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from .base import chart_roles
+from .checks import assert_close
+from .keras_backend import to_numpy
+from .keras_workload import compiled_settings
+from .model_training import MODEL_TERMS, Inference, MixedPrecision
+from .models import MODELS
+from .profiles import grid, sweep
+from .registry import register
+
+NETWORKS = {"resnet50": "ResNet-50", "bert_base": "BERT-base"}
+INPUTS = {"resnet50": "224x224x3 images", "bert_base": "128 tokens"}
+OPTIMIZER = {"resnet50": "sgd_momentum", "bert_base": "adam"}
+"""ResNet-50 is trained with SGD and momentum (as NVIDIA's and the paper's recipes), BERT with Adam."""
+POLICIES = ["float32", "mixed_float16", "mixed_bfloat16"]
+CHECKED_SAMPLES = 4
+"""The float64 twin's first batch and predictions cover at most this many samples: ResNet-50 in float64
+on the CPU takes a second or more per image forward and backward, and a GPU batch of 256 would take
+minutes to check."""
+STEPS = {"smoke": 1, "standard": 1, "full": 10}
+"""Steps per timed epoch. On a CPU one step is seconds, so an epoch of one step is the unit; on an
+accelerator ten steps make Keras's per-epoch work (callbacks, the iterator) a small share."""
+
+
+def _sweeps(points: dict[str, tuple[dict[str, list[int]], list[str]]]) -> dict[str, list[dict]]:
+    """Parameter sets per profile from ({model: batch sizes}, policies), each with its samples (batch x
+    steps); the quick profile runs none (it stays within its minute)."""
+    return sweep(quick=[], **{
+        profile: [{**params, "samples": params["batch_size"] * STEPS[profile]}
+                  for model, sizes in batches.items()
+                  for params in grid(model=[model], batch_size=sizes, policy=policies)]
+        for profile, (batches, policies) in points.items()
+    })
+
+
+class _Reference:
+    """What the two reference workloads add to the training family's: the twin checks on a few samples,
+    and what the row is for the comparison with published figures."""
+
+    family = "reference_models"
+    roles = chart_roles(sweep="batch_size", measure="throughput", precision="policy", precision_baseline="float32")
+
+    def checked_samples(self) -> int:
+        return min(self.batch_size, CHECKED_SAMPLES)
+
+    @staticmethod
+    def placed_on(device):
+        """The scope the model is built and compiled in: OneDeviceStrategy on the device under test, so that
+        fit and predict prefetch each batch onto it while the step before runs (Keras's default strategy
+        reads the batch from the host-cached dataset inside the step, a copy the published figures do not
+        pay). On the CPU the two timed the same (ResNet-50, batch 8: 2.1-2.8 s a step either way)."""
+        return tf.distribute.OneDeviceStrategy(device.tf_name).scope()
+
+    def describe(self, mode: str, phase: str) -> None:
+        model = self.params["model"]
+        self._extra_info["published_as"] = {
+            "network": NETWORKS[model], "phase": phase, "precision": self.params["policy"], "xla": mode == "xla",
+            "batch": int(self.batch_size), "input": INPUTS[model],
+        }
+
+
+@register
+class ReferenceTrain(_Reference, MixedPrecision):
+    """One epoch of model.fit of ResNet-50 or a BERT-base-sized encoder under a precision policy."""
+
+    name = "reference_train"
+    section = "3-6-1,3-6-2,3-6-5"
+    sweeps = _sweeps({
+        "smoke": ({"resnet50": [2], "bert_base": [2]}, ["float32"]),
+        "standard": ({"resnet50": [8, 16], "bert_base": [4, 8]}, ["float32"]),
+        "full": ({"resnet50": [64, 128, 256], "bert_base": [16, 32, 64]}, POLICIES),
+    })
+
+    def __init__(self, model: str, batch_size: int, samples: int, policy: str, dtype: str = "float32"):
+        super().__init__(model=model, batch_size=batch_size, samples=samples, policy=policy, dtype=dtype)
+        self.params["optimizer"] = OPTIMIZER[model]
+
+    def unsupported(self, device, mode):
+        if device.kind == "CPU" and self.params["policy"] == "mixed_float16":
+            return ("mixed_float16 training on a CPU: ResNet-50 at batch 4 did not finish its first epoch and "
+                    "check in 10 minutes on the development CPU (float16 inference took 0.5 s)")
+        return super().unsupported(device, mode)
+
+    def setup(self, device, mode):
+        with self.placed_on(device):
+            super().setup(device, mode)
+        self.describe(mode, "training")
+
+
+@register
+class ReferenceInference(_Reference, Inference):
+    """model.predict of ResNet-50 or a BERT-base-sized encoder over the samples, under a precision policy."""
+
+    name = "reference_inference"
+    section = "3-6-1,3-6-2,3-6-7"
+    sweeps = _sweeps({
+        "smoke": ({"resnet50": [2], "bert_base": [2]}, ["float32"]),
+        "standard": ({"resnet50": [8, 32], "bert_base": [8, 32]}, ["float32"]),
+        "full": ({"resnet50": [8, 64, 256], "bert_base": [8, 32, 128]}, POLICIES),
+    })
+
+    def __init__(self, model: str, batch_size: int, samples: int, policy: str, dtype: str = "float32"):
+        super().__init__(model=model, method="predict", batch_size=batch_size, samples=samples, dtype=dtype)
+        self.params["policy"] = policy
+        del self.params["method"]  # predict only: the published inference figures are forward passes
+
+    def setup(self, device, mode):
+        with self.placed_on(device):
+            self.build(mode, policy=self.params["policy"])
+        self._extra_info.update(compiled_settings(self.model), policy=self.params["policy"])
+        self.describe(mode, "inference")
+
+    def check(self, outputs):
+        """predict's outputs for the first samples against the float64 twin's, in the policy's compute dtype."""
+        spec, count = MODELS[self.params["model"]], self.checked_samples()
+        x = self.host_x[:count]
+        with tf.device("/CPU:0"):
+            reference = to_numpy(self.twin(self.model.get_weights())(x if spec.tokens else x.astype(np.float64),
+                                                                     training=False))
+        depth = sum(1 for layer in self.model.layers if layer.weights)
+        return assert_close(f"predict, first {count} samples (the twin's)", to_numpy(outputs)[:count], reference,
+                            self.compute_dtype(), MODEL_TERMS, depth)
