@@ -164,10 +164,13 @@ class _ModelWorkload(KerasWorkload):
         self.model = spec.build()
         self.initial_weights = self.model.get_weights()
         self.loss_fn = LOSSES[loss][0]()
-        self.optimizer = OPTIMIZERS[optimizer]()
+        self.optimizer = self.make_optimizer(optimizer)
         metrics = [METRICS[metric][0]()] if metric else []
         self.model.compile(optimizer=self.optimizer, loss=self.loss_fn, metrics=metrics,
                            **compile_options(mode))
+
+    def make_optimizer(self, name: str) -> keras.optimizers.Optimizer:
+        return OPTIMIZERS[name]()
 
     def checked_samples(self) -> int:
         """How many samples of the first batch the float64 twin checks: all of them."""
