@@ -90,7 +90,7 @@ def test_a_ceiling_with_too_few_rounds_is_not_used(tmp_path):
     assert table.loc["conv-fast", "implausible"] == "" and table["ceiling_gflops"].isna().all()
 
 
-@pytest.mark.parametrize("reference", ["quick-cpu", "standard-cpu"])
+@pytest.mark.parametrize("reference", ["quick-cpu", "standard-cpu", "standard-cpu-reference-models"])
 def test_no_row_of_the_shipped_references_is_implausible(reference):
     from .conftest import REPO
 

@@ -49,6 +49,10 @@ def test_every_section_every_mode_and_the_numpy_baseline_are_recorded(smoke_run)
     assert ceilings == {(w, kind, role) for w, role in [("peak_matmul", "compute"), ("stream", "bandwidth"),
                                                         ("matmul", "compute")] for kind in ("CPU", "numpy")}
     assert all(i["label"] == b["param"].split(f"-{i['device']}-{i['mode']}")[0] for i, b in zip(infos, doc["benchmarks"]))
+    # both reference models train and infer here, each checked against its float64 twin
+    reference = {(i["workload"], i["params"]["model"]) for i in infos if i["family"] == "reference_models"
+                 and "vs float64 reference" in i["check"] and i["published_as"]["input"]}
+    assert reference == {(w, m) for w in ("reference_train", "reference_inference") for m in ("resnet50", "bert_base")}
 
 
 def test_extra_info_carries_the_schema(smoke_run):

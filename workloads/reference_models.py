@@ -26,7 +26,7 @@ from .checks import assert_close
 from .keras_backend import to_numpy
 from .keras_workload import compiled_settings
 from .model_training import MODEL_TERMS, Inference, MixedPrecision
-from .models import MODELS
+from .models import MODELS, forward_flops
 from .profiles import grid, sweep
 from .registry import register
 
@@ -79,12 +79,23 @@ class _Reference:
         pay). On the CPU the two timed the same (ResNet-50, batch 8: 2.1-2.8 s a step either way)."""
         return tf.distribute.OneDeviceStrategy(device.tf_name).scope()
 
+    PASSES = 1
+    """Forward passes' worth of arithmetic a sample costs: training counts 3 (the backward pass is two,
+    the gradients of the activations and of the weights), as the usual convention does."""
+
     def describe(self, mode: str, phase: str) -> None:
+        """What the row is, for the published figures and the physics check: the FLOPs of the step (so its
+        GFLOP/s is held under the device's measured ceiling) and the arithmetic it ran in."""
         model = self.params["model"]
+        self.step_flops = self.PASSES * forward_flops(self.model) * self.params["samples"]
+        self._extra_info["compute_dtype"] = self.compute_dtype()
         self._extra_info["published_as"] = {
             "network": NETWORKS[model], "phase": phase, "precision": self.params["policy"], "xla": mode == "xla",
             "batch": int(self.batch_size), "input": INPUTS[model],
         }
+
+    def flops(self) -> float:
+        return self.step_flops
 
 
 @register
@@ -93,6 +104,7 @@ class ReferenceTrain(_Reference, MixedPrecision):
 
     name = "reference_train"
     section = "3-6-1,3-6-2,3-6-5"
+    PASSES = 3
     sweeps = _sweeps({
         "smoke": ({"resnet50": [2], "bert_base": [2]}, ["float32"]),
         "standard": ({"resnet50": [8, 16], "bert_base": [4, 8]}, ["float32"]),
