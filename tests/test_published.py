@@ -62,8 +62,10 @@ def test_the_shipped_run_is_shown_beside_the_published_figures(tmp_path):
     the ways its set-up differs (a CPU here, NVIDIA GPUs there)."""
     table = results.load([SHIPPED])
     shown = published.beside_published(table)
-    assert not shown.empty and len(shown) == table["published_as"].map(
-        lambda text: json.loads(text)["network"] == "ResNet-50" or json.loads(text)["phase"] == "inference").sum()
+    described = table["published_as"].dropna().map(json.loads)
+    # every ResNet-50 row, and BERT's inference rows (nobody published BERT-base training in this table)
+    assert not shown.empty and len(shown) == described.map(
+        lambda what: what["network"] == "ResNet-50" or what["phase"] == "inference").sum()
     assert shown["set-ups differ in"].str.startswith("hardware: CPU").all()
     assert shown["% of published"].str.endswith("%").all()
     report.write([SHIPPED], tmp_path)
