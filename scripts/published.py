@@ -77,7 +77,8 @@ def beside_published(table: pd.DataFrame, published: pd.DataFrame | None = None)
             continue
         figure, differences = match
         lines.append({
-            "benchmark": case_label(row), "device": row["device"], "mode": row["mode"],
+            "benchmark": case_label(row), "set-up": wanted.get("title", case_label(row)),  # title: since 2026-12-01
+            "device": row["device"], "mode": row["mode"],
             "measured": f"{row['throughput']:,.1f} {figure['unit']}",
             "published": f"{figure['throughput']:,.1f} {figure['unit']}",
             "% of published": f"{100 * row['throughput'] / figure['throughput']:.1f}%",
@@ -90,6 +91,6 @@ def beside_published(table: pd.DataFrame, published: pd.DataFrame | None = None)
 
 def sentences(shown: pd.DataFrame) -> list[str]:
     """One line per row of beside_published(), in the form doctor prints."""
-    return [f"{r['benchmark']} on {r['device']} ({r['mode']}): {r['measured']}, {r['% of published']} of the "
-            f"published {r['published']} for {r['published for']}; differs in: {r['set-ups differ in']}"
+    return [f"{r['set-up']} on {r['device']} ({r['mode']} mode): {r['measured']}, {r['% of published']} of the {r['published']} "
+            f"published for {r['published for']}; set-ups differ in: {r['set-ups differ in']}"
             for _, r in shown.iterrows()]

@@ -79,8 +79,8 @@ def test_a_table_without_reference_rows_shows_nothing():
 
 def test_doctor_sets_a_run_beside_the_published_figures_and_refuses_a_missing_file(tmp_path):
     lines = [check.line() for check in doctor.beside_published([str(SHIPPED)])]
-    assert lines and all(line.startswith("INFO  beside published figures: ") and "% of the published" in line
-                         for line in lines)
+    assert lines and all(line.startswith("INFO  beside published figures: ") and " published for NVIDIA " in line
+                         and "% of the " in line and "set-ups differ in: hardware: CPU" in line for line in lines)
     result = tensorbench("doctor", "--run", str(tmp_path / "missing.json"))
     assert result.returncode == 2 and result.stderr.strip().startswith("tensorbench: error: ")
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

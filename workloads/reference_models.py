@@ -89,9 +89,11 @@ class _Reference:
         model = self.params["model"]
         self.step_flops = self.PASSES * forward_flops(self.model) * self.params["samples"]
         self._extra_info["compute_dtype"] = self.compute_dtype()
+        policy = self.params["policy"] + (" + XLA" if mode == "xla" else "")
         self._extra_info["published_as"] = {
             "network": NETWORKS[model], "phase": phase, "precision": self.params["policy"], "xla": mode == "xla",
             "batch": int(self.batch_size), "input": INPUTS[model],
+            "title": f"{NETWORKS[model]} {phase}, {policy}, batch {self.batch_size}",
         }
 
     def flops(self) -> float:
