@@ -91,6 +91,6 @@ def beside_published(table: pd.DataFrame, published: pd.DataFrame | None = None)
 
 def sentences(shown: pd.DataFrame) -> list[str]:
     """One line per row of beside_published(), in the form doctor prints."""
-    return [f"{r['set-up']} on {r['device']} ({r['mode']} mode): {r['measured']}, {r['% of published']} of the {r['published']} "
-            f"published for {r['published for']}; set-ups differ in: {r['set-ups differ in']}"
+    return [f"{r['set-up']} on {r['device']} ({r['mode']} mode): {r['measured']}, {r['% of published']} of the "
+            f"{r['published']} published for {r['published for']}; set-ups differ in: {r['set-ups differ in']}"
             for _, r in shown.iterrows()]

@@ -129,8 +129,9 @@ def _row(bench: dict, run_id: str, machine: str, tf32_enabled: bool) -> dict:
 
 
 def _precision(info: dict, tf32_enabled: bool) -> str | None:
-    """The arithmetic a row ran in: its dtype (its compute dtype under a Keras mixed policy), or "tf32" for float32 on an NVIDIA GPU with TF32 on (the
-    run's setting, or the row's own `tf32_enabled` where the workload set it)."""
+    """The arithmetic a row ran in: its dtype (its compute dtype under a Keras mixed policy), or "tf32" for
+    float32 on an NVIDIA GPU with TF32 on (the run's setting, or the row's own `tf32_enabled` where the
+    workload set it)."""
     dtype = _text(info.get("compute_dtype")) or _text(info.get("dtype"))  # a mixed policy's arithmetic
     tf32 = info["tf32_enabled"] if isinstance(info.get("tf32_enabled"), bool) else tf32_enabled
     return "tf32" if dtype == "float32" and info.get("device_kind") == "GPU" and tf32 else dtype
