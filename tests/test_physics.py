@@ -140,3 +140,20 @@ def test_published_and_derived_peaks_stand_beside_the_measured_ones():
     assert derived_cpu_peak(avx2, 2) == {"float32": pytest.approx(160.0), "float64": pytest.approx(80.0)}
     assert derived_cpu_peak({**avx2, "flags": ["avx2", "fma", "avx512f"]}, 2)["float32"] == pytest.approx(320.0)
     assert derived_cpu_peak({"flags": ["sse2"], "hz_advertised": [2e9, 0]}, 2) == {}
+
+
+def test_the_ceiling_command_shows_no_untimeable_best_and_no_nan_label(tmp_path):
+    """`tensorbench ceiling`'s closing table takes its bests as the ceilings do (a row too short or with too
+    few rounds to time is not a ceiling), and names a row written before labels by its id."""
+    from tensorbench.scripts.ceilings import found
+
+    too_few = bench("peak-2-rounds", "peak_matmul", 0.001, flops=2e9, roles={"ceiling": "compute"})
+    too_few["stats"].update(rounds=2, data=[0.001] * 2)  # 2000 GFLOP/s from 2 rounds: no ceiling
+    labelled = bench("peak-labelled", "peak_matmul", 0.021, 0.020, flops=2e9, roles={"ceiling": "compute"},
+                     label="peak-labelled")
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"machine_info": {"node": "h"}, "benchmarks": [*CEILINGS, too_few, labelled]}))
+    shown = found(with_ceilings(results.load([path])))
+    best = shown[shown["what"] == "compute, float32"].iloc[0]
+    assert best["best"] == "100.0 GFLOP/s" and "peak-2-rounds" not in shown.to_string()
+    assert "nan" not in shown["reached by"].str.lower().to_string()
