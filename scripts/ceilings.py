@@ -204,22 +204,26 @@ def found(table: pd.DataFrame) -> pd.DataFrame:
     """What a ceiling search found, best round first: per device and precision the fastest compute row
     (GFLOP/s and the case that reached it), and per device each bandwidth row (GB/s, in cache or not)."""
     best = table["min_s"].where(table["min_s"] > 0)
-    timeable = best.notna() & _timeable(table)  # as measured_ceilings: a call too short to time is no ceiling
+    timeable = _timeable(table)  # as measured_ceilings: too few rounds or too short a call is no ceiling
+
+    def reached_by(row: pd.Series) -> str:
+        said = f"{case_label(row)} ({row['mode']})"
+        return said if timeable[row.name] else f"{said} [not a ceiling: {row['trust']}]"
+
     rows = []
-    compute = table[(table["role_ceiling"] == "compute") & table["flops"].notna() & timeable]
-    compute = compute.assign(figure=compute["flops"] / best[compute.index] / 1e9)
+    compute = table[(table["role_ceiling"] == "compute") & table["flops"].notna() & best.notna()]
+    compute = compute.assign(figure=compute["flops"] / best[compute.index] / 1e9, timeable=timeable[compute.index])
     for (device, precision), g in compute.groupby(["device", "precision"], sort=False):
-        top = g.loc[g["figure"].idxmax()]
+        top = g.sort_values(["timeable", "figure"], ascending=False).iloc[0]  # a timeable row first
         rows.append({"device": device, "what": f"compute, {precision}", "best": f"{top['figure']:,.1f} GFLOP/s",
-                     "reached by": f"{case_label(top)} ({top['mode']})", "against": _against(top)})
-    bandwidth = table[(table["role_ceiling"] == "bandwidth") & table["bytes"].notna() & timeable]
+                     "reached by": reached_by(top), "against": _against(top)})
+    bandwidth = table[(table["role_ceiling"] == "bandwidth") & table["bytes"].notna() & best.notna()]
     bandwidth = bandwidth.assign(figure=bandwidth["bytes"] / best[bandwidth.index] / 1e9)
     for _, row in bandwidth.sort_values(["device", "bytes"], kind="stable").iterrows():
         where = ("in cache" if row["bytes"] <= row["cache_bytes"] else "beyond the cache") \
             if pd.notna(row.get("cache_bytes")) else ""
         rows.append({"device": row["device"], "what": f"bandwidth, {where}".rstrip(", "),
-                     "best": f"{row['figure']:,.1f} GB/s", "reached by": f"{case_label(row)} ({row['mode']})",
-                     "against": ""})
+                     "best": f"{row['figure']:,.1f} GB/s", "reached by": reached_by(row), "against": ""})
     return pd.DataFrame(rows, columns=["device", "what", "best", "reached by", "against"])
 
 

@@ -151,9 +151,10 @@ def test_the_ceiling_command_shows_no_untimeable_best_and_no_nan_label(tmp_path)
     too_few["stats"].update(rounds=2, data=[0.001] * 2)  # 2000 GFLOP/s from 2 rounds: no ceiling
     labelled = bench("peak-labelled", "peak_matmul", 0.021, 0.020, flops=2e9, roles={"ceiling": "compute"},
                      label="peak-labelled")
-    path = tmp_path / "run.json"
-    path.write_text(json.dumps({"machine_info": {"node": "h"}, "benchmarks": [*CEILINGS, too_few, labelled]}))
-    shown = found(with_ceilings(results.load([path])))
+    shown = found(table_of(tmp_path, *CEILINGS, too_few, labelled).reset_index())
     best = shown[shown["what"] == "compute, float32"].iloc[0]
     assert best["best"] == "100.0 GFLOP/s" and "peak-2-rounds" not in shown.to_string()
     assert "nan" not in shown["reached by"].str.lower().to_string()
+    alone = found(table_of(tmp_path, too_few).reset_index())  # only an untimeable row: it is said so
+    assert alone.iloc[0]["best"] == "2,000.0 GFLOP/s" and "[not a ceiling: 2 rounds]" in alone.iloc[0]["reached by"]
+
