@@ -6,10 +6,10 @@ XLA: the models whose throughput people quote, set beside published figures by t
 They are the layer families of sections 3-6-1 (Conv2D) and 3-6-2 (the Transformer) at the sizes people
 train, run by the same code as the training family (model_training.py): one epoch of fit, or predict,
 over batches made once and cached, prefetched onto the device by OneDeviceStrategy; the first epoch
-(tracing or XLA compilation) apart. The checks are
-the training family's, on the first few samples of a batch: outputs and loss at the initial weights
-against the model rebuilt in float64 on the CPU (and BERT's gradients; ResNet-50's are too
-ill-conditioned at its initial weights to hold against float64, see models.py), and the loss falls.
+(tracing or XLA compilation) apart. The checks are the training family's, on the first few samples of
+a batch: outputs and loss at the initial weights against the model rebuilt in float64 on the CPU (and
+BERT's gradients; ResNet-50's are too ill-conditioned at its initial weights to hold against float64,
+see models.py), and the loss falls.
 
 Each row says what it is, for the comparison with published figures (extra_info["published_as"]):
 which network, training or inference, the precision policy, XLA, the batch and the input size.
@@ -36,14 +36,14 @@ OPTIMIZERS = {
     "resnet50": ("sgd_momentum", lambda: keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)),
     "bert_base": ("adam_1e-4", lambda: keras.optimizers.Adam(learning_rate=1e-4)),
 }
-"""ResNet-50 is trained with SGD and momentum (as NVIDIA's and the paper's recipes), BERT with Adam at BERT's
-own learning rate (Devlin et al.: 1e-4): at Adam's default 1e-3 its loss went from 1.09 to 16.9 over two
-epochs at batch 8."""
+"""ResNet-50 is trained with SGD and momentum, as the paper and NVIDIA's recipe train it (here at a learning
+rate of 0.01), BERT with Adam at BERT's own learning rate (Devlin et al.: 1e-4): at Adam's default 1e-3
+its loss went from 1.09 to 16.9 over two epochs at batch 8."""
 POLICIES = ["float32", "mixed_float16", "mixed_bfloat16"]
 CHECKED_SAMPLES = 4
-"""The float64 twin's first batch and predictions cover at most this many samples: ResNet-50 in float64
-on the CPU takes a second or more per image forward and backward, and a GPU batch of 256 would take
-minutes to check."""
+"""The float64 twin's first batch and predictions cover at most this many samples: ResNet-50's forward and
+backward pass is 23 GFLOP an image, over half a second in float64 at the development CPU's 41 GFLOP/s
+float64 matmul ceiling, so a GPU batch of 256 would take minutes to check."""
 STEPS = {"smoke": 1, "standard": 1, "full": 10}
 """Steps per timed epoch. On a CPU one step is seconds, so an epoch of one step is the unit; on an
 accelerator ten steps make Keras's per-epoch work (callbacks, the iterator) a small share."""
@@ -51,7 +51,7 @@ accelerator ten steps make Keras's per-epoch work (callbacks, the iterator) a sm
 
 def _sweeps(points: dict[str, tuple[dict[str, list[int]], list[str]]]) -> dict[str, list[dict]]:
     """Parameter sets per profile from ({model: batch sizes}, policies), each with its samples (batch x
-    steps); the quick profile runs none (it stays within its minute)."""
+    steps); the quick profile runs none (it stays short)."""
     return sweep(quick=[], **{
         profile: [{**params, "samples": params["batch_size"] * STEPS[profile]}
                   for model, sizes in batches.items()
