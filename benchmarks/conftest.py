@@ -9,6 +9,7 @@ fixture attributes are used.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
 import signal
 
@@ -41,6 +42,8 @@ def pytest_addoption(parser):
     group.addoption("--tensorbench-modes", default=",".join(MODES), help="comma-separated: eager, graph, xla")
     group.addoption("--tensorbench-only", default="",
                     help="comma-separated workload names, families or chapter sections (3-5-2)")
+    group.addoption("--tensorbench-dtypes", default="",
+                    help="comma-separated dtypes: of the cases with a dtype parameter, run only these")
     group.addoption("--tensorbench-exclude", default="",
                     help="comma-separated case ids to leave out (tensorbench run runs them in their own processes)")
     group.addoption("--tensorbench-cases", default="",
@@ -117,7 +120,8 @@ def pytest_generate_tests(metafunc):
     unknown = sorted(set(modes) - set(MODES))
     if unknown:
         raise pytest.UsageError(f"unknown modes {unknown}; valid: {', '.join(MODES)}")
-    cases = enumerate_cases(profile, _selected_devices(config), modes, _csv(config.getoption("--tensorbench-only")))
+    cases = enumerate_cases(profile, _selected_devices(config), modes, _csv(config.getoption("--tensorbench-only")),
+                            _csv(config.getoption("--tensorbench-dtypes")))
     # pytest-benchmark stores the parameter in its JSON: the readable id, not the object.
     config.stash[CASES].update((c.id, c) for c in cases)
     metafunc.parametrize("case_id", [c.id for c in cases], ids=[c.id for c in cases])
@@ -141,8 +145,9 @@ def measure_case(benchmark, request):
     )
 
     def run(case: Case) -> None:
+        wanted = case.workload.timed_s.get(config.getoption("--tensorbench-profile"), 0.0)
         try:
-            measure(benchmark, case, rounds)
+            measure(benchmark, case, dataclasses.replace(rounds, max_time=max(rounds.max_time, wanted)))
         except OutOfMemory as oom:
             config.stash[OUT_OF_MEMORY].append(oom.record)
             _save(request.session)
@@ -206,6 +211,7 @@ def _run_record(config) -> dict:
         "devices": config.getoption("--tensorbench-devices") or "all present",
         "modes": config.getoption("--tensorbench-modes"),
         "only": config.getoption("--tensorbench-only"),
+        "dtypes": config.getoption("--tensorbench-dtypes") or "all",
         "out_of_memory": config.stash[OUT_OF_MEMORY],
         **outcomes.run_record(config),
     }

@@ -11,6 +11,7 @@ import signal
 import sys
 
 from tensorbench.workloads.base import KERAS_BACKENDS, MODES
+from tensorbench.workloads.checks import EPSILON
 from tensorbench.workloads.devices import KINDS
 from tensorbench.workloads.profiles import PROFILES
 
@@ -42,6 +43,9 @@ def csv_list(valid: tuple[str, ...] | None = None, what: str = "value"):
     return parse
 
 
+DTYPES = [dtype for dtype in EPSILON if dtype != "tf32"]  # TF32 is a float32 matmul setting, not a dtype
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="tensorbench", description="Benchmark TensorFlow and Keras on every device present.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -56,6 +60,8 @@ def build_parser() -> Parser:
                      help="comma-separated: eager, graph (tf.function), xla (jit_compile) (default: all)")
     run.add_argument("--only", type=csv_list(what="pattern"), default=[], metavar="PATTERN",
                      help="comma-separated workload names, families or chapter sections (3-5-2, 3-6)")
+    run.add_argument("--dtypes", type=csv_list(DTYPES, "dtype"), default=[],
+                     help=f"comma-separated: {', '.join(DTYPES)}: of the cases with a dtype, run only these (default: all)")
     run.add_argument("--backends", type=csv_list(KERAS_BACKENDS, "backend"), default=[],
                      help="Keras backends, each in its own process: tensorflow (every workload), jax, torch (the "
                           "Keras workloads); default: Keras's configured backend only")
@@ -82,6 +88,9 @@ def build_parser() -> Parser:
     ceiling.add_argument("--preset", choices=["quick", "thorough"], default="quick",
                          help="quick: square and two other matmul shapes in float32 and bfloat16, STREAM at 4 to "
                               "256 MiB; thorough: more shapes and sizes, float16")
+    ceiling.add_argument("--dtypes", type=csv_list(DTYPES, "dtype"), default=[],
+                         help=f"the matmul precisions ({', '.join(DTYPES)}; default: the preset's); STREAM's "
+                              "bandwidth is float32 whatever")
     ceiling.add_argument("--output", metavar="DIR",
                          help="where benchmarks.json goes (default: results/ceiling-<run-id>/)")
     doctor = commands.add_parser("doctor", help="is this machine set up right, and as fast as it should be?")
@@ -148,11 +157,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             from .run import run
 
-            return run(args.profile, args.devices, args.modes, args.only, args.output, args.isolate, args.backends)
+            return run(args.profile, args.devices, args.modes, args.only, args.output, args.isolate, args.backends,
+                       args.dtypes)
         if args.command == "ceiling":
             from .ceiling import ceiling
 
-            return ceiling(args.devices, args.preset, args.output)
+            return ceiling(args.devices, args.preset, args.output, args.dtypes)
         if args.command == "report":
             return report_command(args.runs, args.output)
         if args.command == "doctor":

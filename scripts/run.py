@@ -58,7 +58,8 @@ def choose_backends(requested: list[str]) -> tuple[list[str], list[str]]:
     return installed, skipped
 
 
-def plan(profile: str, devices: list[str], modes: list[str], only: list[str]) -> tuple[list, list]:
+def plan(profile: str, devices: list[str], modes: list[str], only: list[str],
+         dtypes: list[str] | None = None) -> tuple[list, list]:
     """Validate what was asked against what exists; return the devices and the cases."""
     from tensorbench.workloads import devices as device_layer
     from tensorbench.workloads import registry
@@ -76,23 +77,27 @@ def plan(profile: str, devices: list[str], modes: list[str], only: list[str]) ->
         present = device_layer.resolve(devices or None)
     except LookupError as exc:
         raise UsageError(str(exc)) from None
-    cases = enumerate_cases(profile, present, modes, only)
+    cases = enumerate_cases(profile, present, modes, only, dtypes)
     if not cases:
         raise UsageError(
             f"nothing to run: {', '.join(chosen)} on {', '.join(d.id for d in present)} in modes "
-            f"{', '.join(modes)} (the numpy baseline runs only tensor workloads, in eager mode)"
+            f"{', '.join(modes)}" + (f" in {', '.join(dtypes)}" if dtypes else "")
+            + " (the numpy baseline runs only tensor workloads, in eager mode)"
         )
     return present, cases
 
 
 def run(profile: str, devices: list[str], modes: list[str], only: list[str], output: str | None,
-        isolate: str = "auto", backends: list[str] | None = None) -> int:
+        isolate: str = "auto", backends: list[str] | None = None, dtypes: list[str] | None = None,
+        started: float | None = None) -> int:
+    """`started`: when the command began (time.perf_counter()), where it did work of its own first, so
+    that the run's time and its import are counted from there."""
     import pytest
 
-    started = time.perf_counter()
+    started = time.perf_counter() if started is None else started
     backends, skipped = choose_backends(backends or [])
     with captured_native_stderr() as startup:
-        present, cases = plan(profile, devices, modes, only)
+        present, cases = plan(profile, devices, modes, only, dtypes)
         others = other_backends(backends[1:], only)
     import_s = time.perf_counter() - started  # the catalogue, and with it TensorFlow (or the backend's framework)
     out_dir = Path(output) if output else Path("results") / run_id(present)
@@ -119,6 +124,7 @@ def run(profile: str, devices: list[str], modes: list[str], only: list[str], out
         f"--tensorbench-devices={','.join(devices)}",
         f"--tensorbench-modes={','.join(modes)}",
         f"--tensorbench-only={','.join(only)}",
+        f"--tensorbench-dtypes={','.join(dtypes or [])}",
     ]
     exclude = f"--tensorbench-exclude={','.join(case.id for case in apart)}"
     before = noise.burst()  # the machine's noise, before the suite and again after it

@@ -9,7 +9,7 @@ import pytest
 from tensorbench.scripts import results, summary
 from tensorbench.workloads import registry
 from tensorbench.workloads.base import CheckFailed
-from tensorbench.workloads.checks import assert_close, tolerance
+from tensorbench.workloads.checks import assert_close, errors, tolerance
 from tensorbench.workloads.profiles import PROFILES, SCALES, grid, sweep
 
 pytestmark = pytest.mark.plumbing
@@ -63,6 +63,29 @@ def test_tolerance_follows_precision_and_size():
         assert_close("x", reference[:10], reference, "float32")
     with pytest.raises(CheckFailed):
         assert_close("x", np.full(100, np.nan), reference, "float32")
+
+
+def test_errors_in_blocks_are_the_whole_arrays_errors(monkeypatch):
+    """errors() sums block by block (a STREAM check holds 64 M elements): the same norms and worst
+    element as whole-array NumPy, a NaN or a wrong element in any block included."""
+    from tensorbench.workloads import checks
+
+    monkeypatch.setattr(checks, "CHUNK", 7)
+    rng = np.random.default_rng(1)
+    reference = rng.standard_normal((5, 9))
+    actual = (reference + 1e-3 * rng.standard_normal((5, 9))).astype(np.float32)
+    diff = actual.astype(np.float64) - reference
+    err, worst = errors(actual, reference)
+    assert err == pytest.approx(np.linalg.norm(diff) / np.linalg.norm(reference), rel=1e-12)
+    assert worst == pytest.approx(np.abs(diff).max() / np.abs(reference).max(), rel=1e-12)
+    last = actual.copy()
+    last[-1, -1] += 10  # in the last, short block
+    assert errors(last, reference)[1] == pytest.approx(np.abs(last - reference).max() / np.abs(reference).max())
+    for where in ((0, 0), (2, 4), (4, 8)):
+        broken = actual.copy()
+        broken[where] = np.nan
+        assert all(np.isnan(errors(broken, reference)))
+    assert errors(np.zeros(0), np.zeros(0)) == (0.0, 0.0)
 
 
 @pytest.mark.parametrize("dtype, scale", [("float64", 1.01), ("float32", 1.01), ("bfloat16", 1.02),

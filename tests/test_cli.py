@@ -30,6 +30,7 @@ def assert_usage_error(result, *fragments: str) -> None:
     (["run", "--modes", "eager,turbo"], ["'turbo'", "eager, graph, xla"]),
     (["run", "--devices", "fpga"], ["'fpga'", "cpu, gpu, tpu, numpy"]),
     (["run", "--devices", ""], ["empty device list"]),
+    (["run", "--dtypes", "float8"], ["'float8'", "float32, float16, bfloat16"]),
     (["frobnicate"], ["invalid choice", "run"]),
     ([], ["COMMAND"]),
 ])
@@ -65,6 +66,12 @@ def test_a_pattern_that_selects_nothing_lists_what_is_valid(tmp_path, capsys, mo
 def test_an_empty_selection_is_an_error(tmp_path, capsys, monkeypatch):
     assert_usage_error(in_process(capsys, monkeypatch, "run", "--only", "gradients", "--devices", "numpy",
                                   "--output", str(tmp_path)), "nothing to run")
+
+
+def test_a_dtype_the_ceiling_preset_does_not_sweep_is_an_error(tmp_path, capsys, monkeypatch):
+    assert_usage_error(in_process(capsys, monkeypatch, "ceiling", "--dtypes", "float16", "--output", str(tmp_path)),
+                       "--dtypes float16", "bfloat16, float32 (quick)", "float16, bfloat16, float32 (thorough)")
+    assert not list(tmp_path.iterdir())
 
 
 def test_an_existing_result_is_never_overwritten(tmp_path, capsys, monkeypatch):

@@ -140,22 +140,59 @@ def test_the_agreement_script_sets_the_suite_beside_a_bare_loop():
     assert re.search(r"matmul-n8-float32-cpu-graph +[0-9.]+ ms +[0-9.]+ ms +[-+][0-9.]+%", result.stdout)
 
 
+def test_the_bare_matmul_loop_prints_each_dtypes_best():
+    import re
+    import sys
+
+    result = run_command(sys.executable, "-m", "tensorbench.scripts.bare_matmul", "--seconds", "0.05",
+                         "--sizes", "32,64", cwd=REPO)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    for label in ("tf float32", "tf bfloat16", "numpy float32"):
+        assert re.search(rf"best {label} +[0-9.]+ GFLOP/s at n=(32|64)", result.stdout), result.stdout
+
+
 def test_the_ceiling_command_runs_the_finder_and_prints_the_best(tmp_path):
     """tensorbench ceiling: the ceiling finder as a run (its JSON and report), then the best compute and
-    bandwidth each device reached. Run at the smoke sizes (a preset the command line does not offer)."""
+    bandwidth each device reached. Run at the smoke sizes (a preset the command line does not offer), with
+    the matmul's timed_s set for them: its rows are timed for that long, the others for the profile's
+    2 rounds; its one shape is large enough (2 x 768^3 FLOP) for a call of a millisecond or more, which is
+    timed once a round."""
     import json
     import sys
 
     out = tmp_path / "ceiling"
     script = ("import sys; from tensorbench.scripts import ceiling; ceiling.PRESETS['smoke'] = 'smoke'; "
+              "from tensorbench.workloads.ceiling_finder import MatmulShape; MatmulShape.timed_s = {'smoke': 0.2}; "
+              "MatmulShape.sweeps = {**MatmulShape.sweeps, 'smoke': [dict(m=768, k=768, n=768, dtype='float32')]}; "
               f"sys.exit(ceiling.ceiling(['cpu', 'numpy'], 'smoke', {str(out)!r}))")
     result = run_command(sys.executable, "-c", script, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    workloads = {b["extra_info"]["workload"] for b in json.loads((out / "benchmarks.json").read_text())["benchmarks"]}
+    benchmarks = json.loads((out / "benchmarks.json").read_text())["benchmarks"]
+    workloads = {b["extra_info"]["workload"] for b in benchmarks}
     assert workloads == {"matmul_shape", "stream_kernel"}  # transfer: skipped without an accelerator
+    for b in benchmarks:
+        if b["extra_info"]["workload"] == "matmul_shape":
+            assert b["stats"]["total"] >= 0.15 and b["stats"]["iterations"] == 1, b["stats"]
+        else:
+            assert b["stats"]["rounds"] == 2
     table = result.stdout.split("The ceilings found")[1]
     assert "compute, float32" in table and "bandwidth, in cache" in table and "GFLOP/s" in table
     assert (out / "report.html").exists()
+
+
+def test_dtypes_select_the_cases_with_a_dtype_and_keep_those_without():
+    """--dtypes bfloat16 on the ceiling finder: the bfloat16 matmuls, and STREAM, whose kernels are float32
+    with no dtype parameter to choose."""
+    from tensorbench.workloads.cases import enumerate_cases
+    from tensorbench.workloads.devices import resolve
+
+    cases = enumerate_cases("quick", resolve(["cpu"]), ["graph", "xla"], ["ceiling_finder"], ["bfloat16"])
+    by_workload = {}
+    for case in cases:
+        by_workload.setdefault(case.workload.name, set()).add(case.params.get("dtype"))
+    assert by_workload["matmul_shape"] == {"bfloat16"} and by_workload["stream_kernel"] == {None}
+    every = enumerate_cases("quick", resolve(["cpu"]), ["graph", "xla"], ["ceiling_finder"])
+    assert {c.params.get("dtype") for c in every if c.workload.name == "matmul_shape"} == {"bfloat16", "float32"}
 
 
 def test_the_warm_up_goes_on_until_the_calls_settle():

@@ -66,6 +66,11 @@ class Workload(abc.ABC):
           first telling its series apart; the line's first one-replica row is its baseline
       precision, precision_baseline: the parameter that holds a precision variant, and the value the
           others are compared with"""
+    timed_s: ClassVar[dict[str, float]] = {}
+    """Seconds of timed rounds per case, by profile, where this workload needs more than the profile's
+    max_time (the larger of the two is used): a ceiling reports its best round, and a best of few rounds
+    falls short on a noisy machine. It sets the rounds of calls of a millisecond or more (timed once a
+    round); faster calls are looped by pytest-benchmark's calibration within the profile's max_time."""
     sweeps: ClassVar[dict[str, list[dict[str, Any]]]]
     """Parameter sets per profile scale (smoke, quick, standard, full): see profiles.sweep(). How the
     runner treats a family's cases (processes, modes per profile) is run_rules.py's, not the workload's."""

@@ -49,8 +49,11 @@ def _param_id(key: str, value: Any) -> str:
     return f"{key}{value}"
 
 
-def enumerate_cases(profile: str, devices: list[Device], modes: list[str], only: list[str] | None = None) -> list[Case]:
-    """Every case to run under this process's Keras backend, in catalogue order. The numpy baseline takes
+def enumerate_cases(profile: str, devices: list[Device], modes: list[str], only: list[str] | None = None,
+                    dtypes: list[str] | None = None) -> list[Case]:
+    """Every case to run under this process's Keras backend, in catalogue order; with `dtypes`, of the
+    cases that have a `dtype` parameter only those in it (a case without one, a STREAM kernel or a Keras
+    precision policy, stays). The numpy baseline takes
     only workloads that have one, in eager mode and its dtypes; a workload may run fewer modes in a profile
     (run_rules.py; the numpy baseline is eager whatever the profile). Neither is a skip: those cases are
     not benchmarks. A workload's own limits (unsupported()) stay in, and become skips."""
@@ -66,4 +69,5 @@ def enumerate_cases(profile: str, devices: list[Device], modes: list[str], only:
         if (device.kind != "numpy" or (cls.numpy_baseline and mode == "eager"
                                        and params.get("dtype", "float32") in cls.numpy_dtypes))
         and (device.kind == "numpy" or mode in rules(cls.family).profile_modes.get(profile, MODES))
+        and (not dtypes or params.get("dtype", dtypes[0]) in dtypes)
     ]

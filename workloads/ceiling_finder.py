@@ -1,7 +1,8 @@
 """The ceiling finder (`tensorbench ceiling`): how fast this device can go, found by sweeping rather than
 read off one size. Every run already carries two ceiling rows (workloads/ceilings.py); this family,
 run only when asked, looks harder, as mamf-finder does for PyTorch: matmul over square sizes and
-shapes whose M, N and K differ, and STREAM's four kernels (copy, scale, add, triad) over working sets
+shapes whose M, N and K differ, and STREAM's four kernels (copy, scale, add, triad) and an in-place add
+(`a += b`, which writes only what it reads and so pays no read for ownership) over working sets
 from inside the caches to beyond the last level; on an accelerator, the host-to-device and
 device-to-host rates. Built of section 3-5-2's tensor operations, each checked like the others.
 
@@ -18,6 +19,7 @@ results layer takes the memory bandwidth only from working sets beyond the last-
 from __future__ import annotations
 
 import functools
+from typing import ClassVar
 
 import numpy as np
 import tensorflow as tf
@@ -31,7 +33,7 @@ from .registry import register
 from .tensor_ops import MatMul
 from .tf_execution import compile_for_mode, on_device
 
-SQUARES = {"smoke": [64], "quick": [512, 1024, 2048, 4096], "full": [512, 1024, 1536, 2048, 3072, 4096, 6144, 8192]}
+SQUARES = {"smoke": [64], "quick": [1024, 2048, 4096], "full": [512, 1024, 1536, 2048, 3072, 4096, 6144, 8192]}
 # M, K, N apart (wide, tall and deep products, as transformers and convolutions make them) and sizes off
 # the multiples of 64 that kernels are tiled for
 SHAPES = {"smoke": [(64, 32, 48)], "quick": [(4096, 1024, 4096), (1000, 1000, 1000)],
@@ -46,13 +48,23 @@ def _matmul_sweeps(profile: str) -> list[dict]:
     return [{"m": m, "k": k, "n": n, "dtype": dtype} for m, k, n in shapes for dtype in MATMUL_DTYPES[profile]]
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=1)
+def _inputs(shape: tuple[int, int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The seeded float64 A and B of this shape, read-only: made once for every dtype and the numpy
+    baseline (two 4096 x 4096 normal arrays take half a second on a small CPU)."""
+    m, k, n = shape
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+    a.flags.writeable = b.flags.writeable = False
+    return a, b
+
+
+@functools.lru_cache(maxsize=1)
 def _product(shape: tuple[int, int, int], seed: int) -> np.ndarray:
     """A @ B in float64 for the seeded inputs of this shape: the reference, computed once for every dtype
     (a 4096-cube takes seconds in float64 on a small CPU)."""
-    m, k, n = shape
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((m, k)) @ rng.standard_normal((k, n))
+    a, b = _inputs(shape, seed)
+    return a @ b
 
 
 @register
@@ -66,13 +78,17 @@ class MatmulShape(MatMul):
     roles = chart_roles(ceiling="compute")
     numpy_baseline = True
     sweeps = sweep(**{profile: _matmul_sweeps(profile) for profile in SQUARES})
+    # its row is a best round: on the development VM a bfloat16 matmul's calls spread over 2x (n=1024: 635
+    # GFLOP/s median, 849 the best of 738 calls), and the best of the quick profile's 5 rounds (0.05 s)
+    # fell 17% short of a bare loop's
+    timed_s: ClassVar[dict[str, float]] = {"quick": 0.3}
 
     def __init__(self, m: int, k: int, n: int, dtype: str = "float32"):
         Workload.__init__(self, m=m, k=k, n=n, dtype=dtype)
         self.m, self.k, self.n, self.tf32 = m, k, n, None
 
     def make_inputs(self, rng):
-        return rng.standard_normal((self.m, self.k)), rng.standard_normal((self.k, self.n))
+        return _inputs((self.m, self.k, self.n), self.seed)
 
     def reference(self, a, b):
         return _product((self.m, self.k, self.n), self.seed)
@@ -93,16 +109,43 @@ KERNELS = {
     "scale": (2, "b = q * c"),
     "add": (3, "c = a + b"),
     "triad": (3, "a = b + q * c"),
+    # not STREAM's: the update the `stream` ceiling times (workloads/ceilings.py). Under XLA on the
+    # development VM, 256 MiB arrays: c = a + b 21.9 GB/s, a += b 41.0 (so did graph mode's assign_add):
+    # writing an array that is not read costs a read for ownership that STREAM's counts leave out
+    "add_in_place": (3, "a += b"),
 }
 Q = 3.0
 MIB = 2**20
-STREAM_SIZES = {"smoke": [1], "quick": [4, 64, 256], "full": [1, 4, 16, 64, 256, 1024]}
-"""MiB of each array: from a working set inside a 32 MiB last-level cache to several times beyond it."""
+STREAM_SIZES = {"smoke": [1], "quick": [4, 256], "full": [1, 4, 16, 64, 256, 1024]}
+"""MiB of each array: from a working set inside a 32 MiB last-level cache to several times beyond it
+(quick: one inside, one beyond, within its 60 s; thorough: the levels between)."""
+
+
+@functools.lru_cache(maxsize=1)
+def _stream_inputs(elements: int) -> dict[str, np.ndarray]:
+    """Arrays a, b and c of random float32 (seed 0), read-only: shared by the kernels of one size, each
+    of which copies them into arrays of its own."""
+    rng = np.random.default_rng(0)
+    arrays = {name: rng.random(elements, dtype=np.float32) for name in "abc"}
+    for values in arrays.values():
+        values.flags.writeable = False
+    return arrays
+
+
+@functools.lru_cache(maxsize=4)
+def _stream_arrays(device_id: str, elements: int) -> dict[str, np.ndarray | tf.Variable]:
+    """The arrays the kernels of one size and device work on, made once (NumPy arrays, or Variables on
+    the tf.device in scope) and reset from the inputs by each kernel's setup: a fresh 256 MiB array costs
+    its page faults (0.36 s a Variable on the development VM, 0.13 s to assign one in place)."""
+    host = _stream_inputs(elements)
+    if device_id == "numpy":
+        return {name: values.copy() for name, values in host.items()}
+    return {name: tf.Variable(values) for name, values in host.items()}
 
 
 @register
 class StreamKernel(Workload):
-    """STREAM's copy, scale, add and triad over float32 Variables of `size_mib` MiB each (a, b, c)."""
+    """STREAM's copy, scale, add and triad, and `a += b`, over float32 Variables of `size_mib` MiB each."""
 
     name = "stream_kernel"
     family = "ceiling_finder"
@@ -110,7 +153,9 @@ class StreamKernel(Workload):
     roles = chart_roles(ceiling="bandwidth", sweep="size_mib", measure="gbps")
     numpy_baseline = True
     modes = ("xla",)
-    sweeps = sweep(**{profile: grid(kernel=list(KERNELS), size_mib=sizes) for profile, sizes in STREAM_SIZES.items()})
+    # size by size, so that the cases of one size share their inputs (_stream_inputs)
+    sweeps = sweep(**{profile: sorted(grid(kernel=list(KERNELS), size_mib=sizes), key=lambda p: p["size_mib"])
+                      for profile, sizes in STREAM_SIZES.items()})
 
     def __init__(self, kernel: str, size_mib: int, dtype: str = "float32"):
         super().__init__(kernel=kernel, size_mib=size_mib, dtype=dtype)
@@ -124,14 +169,14 @@ class StreamKernel(Workload):
 
     def setup(self, device, mode):
         self._extra_info.update(cache_bytes=cache_bytes(device.kind), formula=KERNELS[self.kernel][1])
-        rng = np.random.default_rng(0)
-        self.host = {name: rng.random(self.elements, dtype=np.float32) for name in "abc"}
-        if device.kind == "numpy":
-            self.arrays = {name: values.copy() for name, values in self.host.items()}
-            self.fn = self._numpy_kernel
-            return
-        self.arrays = {name: tf.Variable(on_device(values, self.dtype)) for name, values in self.host.items()}
-        self.fn = compile_for_mode(self._tf_kernel, mode)
+        self.host = _stream_inputs(self.elements)
+        self.arrays = _stream_arrays(device.id, self.elements)
+        for name, values in self.host.items():  # each kernel starts from the inputs
+            if device.kind == "numpy":
+                np.copyto(self.arrays[name], values)
+            else:
+                self.arrays[name].assign(values, read_value=False)
+        self.fn = self._numpy_kernel if device.kind == "numpy" else compile_for_mode(self._tf_kernel, mode)
 
     def _tf_kernel(self):
         a, b, c = (self.arrays[name] for name in "abc")
@@ -141,8 +186,10 @@ class StreamKernel(Workload):
             b.assign(Q * c, read_value=False)
         elif self.kernel == "add":
             c.assign(a + b, read_value=False)
-        else:
+        elif self.kernel == "triad":
             a.assign(b + Q * c, read_value=False)
+        else:
+            a.assign_add(b, read_value=False)
 
     def _numpy_kernel(self):
         a, b, c = (self.arrays[name] for name in "abc")
@@ -152,8 +199,10 @@ class StreamKernel(Workload):
             np.multiply(c, Q, out=b)
         elif self.kernel == "add":
             np.add(a, b, out=c)
-        else:
+        elif self.kernel == "triad":
             np.multiply(c, Q, out=a)  # two passes: NumPy has no fused triad
+            np.add(a, b, out=a)
+        else:
             np.add(a, b, out=a)
 
     def step(self):
@@ -166,9 +215,18 @@ class StreamKernel(Workload):
 
     def check(self, outputs):
         """After one step the written array holds the formula of the others (float64 of the inputs)."""
-        a, b, c = (self.host[name].astype(np.float64) for name in "abc")
-        expected = {"copy": a, "scale": Q * c, "add": a + b, "triad": b + Q * c}[self.kernel]
-        return assert_close(f"stream {KERNELS[self.kernel][1]}", to_numpy(self.written), expected, self.dtype)
+        return assert_close(f"stream {KERNELS[self.kernel][1]}", to_numpy(self.written), self._expected, self.dtype)
+
+    def _expected(self, part: slice) -> np.ndarray:
+        """The formula in float64 of the inputs, for one block of the elements (checks.errors): at 256
+        MiB an array, the whole in float64 would be half a GiB."""
+        a, b, c = (self.host[name][part] for name in "abc")
+        expected = (c if self.kernel in ("scale", "triad") else a).astype(np.float64)
+        if self.kernel in ("scale", "triad"):
+            expected *= Q
+        if self.kernel in ("add", "triad", "add_in_place"):
+            expected += b
+        return expected
 
 
 @register

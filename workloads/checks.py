@@ -42,21 +42,47 @@ def tolerance(dtype: str, terms: int = 1) -> float:
 
 def relative_error(actual, reference) -> float:
     """||actual - reference|| / ||reference|| in float64 (Frobenius norm); absolute when reference is 0."""
-    a, r = _float64_pair(actual, reference)
-    scale = np.linalg.norm(r)
-    diff = np.linalg.norm(a - r)
-    return float(diff / scale if scale > 0 else diff)
+    return errors(actual, reference)[0]
 
 
-def element_error(actual, reference) -> float:
-    """max |actual - reference| / max |reference| (absolute when the reference is 0): catches one wrong
-    element, which the normwise error dilutes by the square root of the size."""
-    a, r = _float64_pair(actual, reference)
+def errors(actual, reference) -> tuple[float, float]:
+    """(the normwise relative error, the worst element's error): ||actual - reference|| / ||reference||
+    (Frobenius) and max |actual - reference| / max |reference|, each absolute where its reference scale
+    is 0. The element error catches one wrong element, which the normwise error dilutes by the square
+    root of the size. In float64, a block of CHUNK elements at a time: a STREAM check compares 64 M
+    elements, and whole-array float64 temporaries (half a GiB each) cost more than the sums.
+
+    `reference`: an array, or a function of a slice of the flattened elements that returns those of
+    the reference (for a reference too large to hold whole in float64)."""
+    blocks = reference if callable(reference) else None
+    if blocks is None and np.shape(actual) != np.shape(reference):
+        raise CheckFailed(f"shape {np.shape(actual)} where {np.shape(reference)} was expected")
+    a = np.asarray(actual).reshape(-1)
     if a.size == 0:
-        return 0.0
-    scale = float(np.max(np.abs(r)))
-    diff = float(np.max(np.abs(a - r)))
-    return diff / scale if scale > 0 else diff
+        return 0.0, 0.0
+    if blocks is None:
+        r = np.asarray(reference).reshape(-1)
+        blocks = r.__getitem__
+    squares, largest = [], []  # per block: (sum of squared differences, of squared references); max |.|
+    for start in range(0, a.size, CHUNK):
+        block = np.asarray(blocks(slice(start, start + CHUNK)), dtype=np.float64)
+        diff = a[start:start + CHUNK].astype(np.float64)
+        diff -= block
+        squares.append((diff @ diff, block @ block))
+        largest.append((_largest_magnitude(diff), _largest_magnitude(block)))
+    (diff2, ref2), (worst, scale) = np.sum(squares, axis=0), np.max(largest, axis=0)  # NaN stays NaN
+    norm, ref_norm = float(np.sqrt(diff2)), float(np.sqrt(ref2))
+    return (norm / ref_norm if ref_norm > 0 else norm), float(worst / scale if scale > 0 else worst)
+
+
+CHUNK = 2**16
+"""Elements a block: 512 KiB in float64, inside a core's L2 (2**16 checked 64 M elements in 0.27 s on the
+development VM, 2**20 in 0.36 s, 2**22 in 0.50 s)."""
+
+
+def _largest_magnitude(values: np.ndarray) -> float:
+    """max |values| without the temporary array np.abs would make (NaN when any value is NaN)."""
+    return float(max(abs(values.max()), abs(values.min())))
 
 
 def _float64_pair(actual, reference) -> tuple[np.ndarray, np.ndarray]:
@@ -70,7 +96,11 @@ def _float64_pair(actual, reference) -> tuple[np.ndarray, np.ndarray]:
 def assert_close(what: str, actual, reference, dtype: str, terms: int = 1, depth: int = 1) -> str:
     """Raise CheckFailed unless `actual` matches the float64 `reference`, as a whole and element by
     element; return what was checked. `depth`: layers whose rounding compounds (a model's output)."""
-    err, worst = relative_error(actual, reference), element_error(actual, reference)
+    return assert_within(what, *errors(actual, reference), dtype, terms, depth)
+
+
+def assert_within(what: str, err: float, worst: float, dtype: str, terms: int = 1, depth: int = 1) -> str:
+    """assert_close's verdict on errors already measured (errors())."""
     tol = tolerance(dtype, terms) * math.sqrt(depth)
     if not math.isfinite(err) or err > tol:
         raise CheckFailed(f"{what}: relative error {err:.2e} exceeds {tol:.1e} for {dtype}")
