@@ -8,6 +8,7 @@ the best of what finished.
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
@@ -25,16 +26,18 @@ def ceiling(devices: list[str], preset: str, output: str | None, dtypes: list[st
     from . import results
     from .ceilings import found, with_ceilings
     from .errors import UsageError
-    from .run import run, run_id
+    from .run import plan, run, run_id
 
     if set(dtypes or []) - set(MATMUL_DTYPES[PRESETS[preset]]):
         raise UsageError(f"--dtypes {','.join(dtypes)}: the matmul sweep is in "
                          + "; ".join(f"{', '.join(MATMUL_DTYPES[p])} ({name})" for name, p in PRESETS.items()))
 
+    present, cases = plan(PRESETS[preset], devices, list(MODES), ["ceiling_finder"], dtypes)
+    print(f"tensorbench: ceiling, {preset} preset: {len(cases)} cases; their timed rounds alone take at least "
+          f"{_duration(least_time_s(cases, PRESETS[preset]))} (each case's max_time, or its rounds at the device's "
+          "peak where one is known); set-up, checks and warm-up come on top. Each finished case is a line.", flush=True)
     if output is None:
-        from tensorbench.workloads import devices as device_layer
-
-        output = str(Path("results") / f"ceiling-{run_id(device_layer.resolve(devices or None))}")
+        output = str(Path("results") / f"ceiling-{run_id(present)}")
     status = run(PRESETS[preset], devices, list(MODES), ["ceiling_finder"], output, dtypes=dtypes, started=started)
     json_path = Path(output) / "benchmarks.json"
     if json_path.exists() and json_path.stat().st_size:
@@ -44,3 +47,46 @@ def ceiling(devices: list[str], preset: str, output: str | None, dtypes: list[st
             print("\nThe ceilings found (best round of each benchmark)\n")
             print(found(table).to_string(index=False))
     return status
+
+
+def least_time_s(cases: list, profile_name: str) -> float:
+    """A floor under a preset's time, said before it starts: per case that can run, the longer of its
+    max_time (the profile's, or the workload's timed_s) and the profile's min_rounds calls at its
+    device's peak (derived from the cores for a CPU, the datasheet's for an accelerator; max_time alone
+    where no peak is known, so the floor stays a floor)."""
+    from tensorbench.workloads.profiles import PROFILES
+
+    profile = PROFILES[profile_name]
+    total = 0.0
+    for case in cases:
+        workload = case.workload(**case.params)
+        if workload.unsupported(case.device, case.mode):
+            continue
+        seconds = max(profile.max_time, case.workload.timed_s.get(profile_name, 0.0))
+        peak, flops = _peak_gflops(case.device, workload.dtype), workload.flops()
+        if peak and flops:
+            seconds = max(seconds, profile.min_rounds * flops / (peak * 1e9))
+        total += seconds
+    return total
+
+
+def _peak_gflops(device, dtype: str) -> float | None:
+    from .ceilings import datasheet_peak
+
+    if device.kind in ("CPU", "numpy"):
+        return _cpu_peaks().get(dtype)
+    found = datasheet_peak(device.name, dtype)
+    return found[1] if found else None
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_peaks() -> dict[str, float]:
+    """The CPU's derived peaks, read once (py-cpuinfo takes a second)."""
+    from .ceilings import derived_cpu_peak
+    from .doctor import cpu_cores, cpu_info
+
+    return derived_cpu_peak(cpu_info(), cpu_cores())
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} minutes"

@@ -158,6 +158,7 @@ def test_the_ceiling_command_runs_the_finder_and_prints_the_best(tmp_path):
     2 rounds; its one shape is large enough (2 x 768^3 FLOP) for a call of a millisecond or more, which is
     timed once a round."""
     import json
+    import re
     import sys
 
     out = tmp_path / "ceiling"
@@ -167,6 +168,7 @@ def test_the_ceiling_command_runs_the_finder_and_prints_the_best(tmp_path):
               f"sys.exit(ceiling.ceiling(['cpu', 'numpy'], 'smoke', {str(out)!r}))")
     result = run_command(sys.executable, "-c", script, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert re.search(r"ceiling, smoke preset: \d+ cases; their timed rounds alone take at least \d+ s", result.stdout)
     benchmarks = json.loads((out / "benchmarks.json").read_text())["benchmarks"]
     workloads = {b["extra_info"]["workload"] for b in benchmarks}
     assert workloads == {"matmul_shape", "stream_kernel"}  # transfer: skipped without an accelerator
