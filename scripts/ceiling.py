@@ -18,7 +18,6 @@ PRESETS = {"quick": "quick", "thorough": "full"}
 """Preset -> the profile whose ceiling_finder sweeps it runs."""
 
 
-
 def ceiling(devices: list[str], preset: str, output: str | None, dtypes: list[str] | None = None) -> int:
     started = time.perf_counter()
     from tensorbench.workloads.ceiling_finder import MATMUL_DTYPES  # imports TensorFlow

@@ -31,7 +31,7 @@ from .keras_backend import to_numpy
 from .profiles import grid, sweep
 from .registry import register
 from .tensor_ops import MatMul
-from .tf_execution import compile_for_mode, on_device
+from .tf_execution import compile_for_mode, in_scope, on_device
 
 SQUARES = {"smoke": [64], "quick": [1024, 2048, 4096], "full": [512, 1024, 1536, 2048, 3072, 4096, 6144, 8192]}
 # M, K, N apart (wide, tall and deep products, as transformers and convolutions make them) and sizes off
@@ -110,7 +110,7 @@ KERNELS = {
     "add": (3, "c = a + b"),
     "triad": (3, "a = b + q * c"),
     # not STREAM's: the update the `stream` ceiling times (workloads/ceilings.py). Under XLA on the
-    # development VM, 256 MiB arrays: c = a + b 21.9 GB/s, a += b 41.0 (so did graph mode's assign_add):
+    # development VM, 256 MiB arrays: c = a + b 21.9 GB/s, a += b 41.0 (graph mode's assign_add 38.6):
     # writing an array that is not read costs a read for ownership that STREAM's counts leave out
     "add_in_place": (3, "a += b"),
 }
@@ -140,7 +140,7 @@ def _stream_arrays(device_id: str, elements: int) -> dict[str, np.ndarray | tf.V
     host = _stream_inputs(elements)
     if device_id == "numpy":
         return {name: values.copy() for name, values in host.items()}
-    return {name: tf.Variable(values) for name, values in host.items()}
+    return {name: in_scope(tf.Variable(values)) for name, values in host.items()}
 
 
 @register

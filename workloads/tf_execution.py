@@ -31,11 +31,16 @@ def on_device(array: np.ndarray, dtype: str) -> tf.Tensor:
     (tensorflow/tensorflow#42242); tf.identity of it is an op, runs on the device and returns a
     device-resident copy. Raises CheckFailed if the copy landed elsewhere.
     """
-    tensor = tf.identity(tf.cast(tf.convert_to_tensor(array), dtype))  # cast: float64 -> bfloat16 too
+    return in_scope(tf.identity(tf.cast(tf.convert_to_tensor(array), dtype)))  # cast: float64 -> bfloat16 too
+
+
+def in_scope(value):
+    """`value` (a tensor or Variable), after checking that it lives on the current tf.device; raises
+    CheckFailed if it landed elsewhere."""
     scope = context.context().device_name or ""  # the innermost tf.device scope; "" outside any
-    if scope and _device_tail(tensor.device) != _device_tail(scope):
-        raise CheckFailed(f"input landed on {tensor.device}, not on {scope}")
-    return tensor
+    if scope and _device_tail(value.device) != _device_tail(scope):
+        raise CheckFailed(f"input landed on {value.device}, not on {scope}")
+    return value
 
 
 def _device_tail(name: str) -> str:
