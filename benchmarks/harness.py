@@ -37,18 +37,35 @@ class Rounds:
     warmup_time: float = 0.0
 
 
-SETTLE_CALLS = 5
+SETTLE_CALLS = 3
 SETTLED = 1.05
-"""The calls have settled when the median of the last SETTLE_CALLS is within SETTLED of the fastest."""
+"""The calls have settled when the medians of the latest quarter of them (SETTLE_CALLS at the least)
+and of the quarter before it are within SETTLED of each other."""
 LEAST_WARMUP_SHARE = 0.2
 """The warm-up lasts at least this share of warmup_time: a slow phase can be flat before it ends."""
+CHECK_GROWTH = 1.25
+"""settled() is asked again when the calls have grown by this factor: its medians cost a sort of a
+quarter of the calls, too much to do after every call of a microsecond."""
+
+
+def settled(calls: list[float]) -> bool:
+    """The calls neither get faster nor slower: the medians of the latest quarter and of the quarter
+    before it are within SETTLED of each other. Quarters, not a fixed count: on the noisy development VM the
+    calls of one step spread 20% and more (a bare NumPy matmul loop, 2026-12-01), so the median of the
+    last 5 calls was seldom within 5% of the fastest call and the warm-up ran to its budget in 40% of a
+    quick run's cases, while a falling phase (an add of 1024 x 1024 from 4.6 to 1.0 ms over 50 calls)
+    still shows between quarters."""
+    quarter = len(calls) // 4
+    if quarter < SETTLE_CALLS:
+        return False
+    latest, before = statistics.median(calls[-quarter:]), statistics.median(calls[-2 * quarter:-quarter])
+    return max(latest, before) <= SETTLED * min(latest, before)
 
 
 def warm_up(timed, rounds: Rounds) -> float:
     """Call `timed` until its time settles: at least warmup_calls times (and once) and for at least
-    LEAST_WARMUP_SHARE of warmup_time, then on until the median of the last SETTLE_CALLS calls is within
-    SETTLED of the fastest call, for at most warmup_time seconds (max_time when that is longer) in all.
-    Return the duration of the last call.
+    LEAST_WARMUP_SHARE of warmup_time, then on until settled(), for at most warmup_time seconds (max_time
+    when that is longer) in all. Return the duration of the last call.
 
     A count alone is not enough: a fresh step on the CPU is slow for dozens of calls (first-touched
     output buffers, thread pools waking), and with 3 warm calls the suite timed an elementwise add of
@@ -57,6 +74,7 @@ def warm_up(timed, rounds: Rounds) -> float:
     budget = max(rounds.warmup_time, rounds.max_time)
     started = time.perf_counter()
     calls: list[float] = []
+    next_check = 4 * SETTLE_CALLS
     while True:
         before = time.perf_counter()
         timed()
@@ -64,9 +82,11 @@ def warm_up(timed, rounds: Rounds) -> float:
         elapsed = time.perf_counter() - started
         if elapsed >= budget:
             break
-        settled = len(calls) >= SETTLE_CALLS and statistics.median(calls[-SETTLE_CALLS:]) <= SETTLED * min(calls)
-        if len(calls) >= max(rounds.warmup_calls, 1) and elapsed >= LEAST_WARMUP_SHARE * rounds.warmup_time and settled:
-            break
+        if (len(calls) >= max(rounds.warmup_calls, 1, next_check)
+                and elapsed >= LEAST_WARMUP_SHARE * rounds.warmup_time):
+            if settled(calls):
+                break
+            next_check = math.ceil(len(calls) * CHECK_GROWTH)
     return calls[-1]
 
 

@@ -258,6 +258,7 @@ def finish(json_path: Path, status: int, started: float | None = None, import_s:
         print(f"failed: {failure['case']}: {failure['error']}")
     print(f"\ntensorbench: {len(table)} benchmarks in {json_path}"
           + (f"; {len(failed)} failed" if failed else ""), flush=True)
+    blocks = {}  # into the JSON's tensorbench block, in one rewrite of the file at the end
     if len(table):
         from .report import write
 
@@ -275,10 +276,11 @@ def finish(json_path: Path, status: int, started: float | None = None, import_s:
                   + ", ".join(f"{WORDS.get(name, name)} {seconds:.1f} s" for name, seconds in spent.items()
                               if name != "total"),
                   flush=True)
-            _record(json_path, time_spent_s={k: round(v, 3) for k, v in spent.items()})
+            blocks["time_spent_s"] = {k: round(v, 3) for k, v in spent.items()}
         if machine_noise is not None:
             print(noise.verdict(machine_noise), flush=True)
-            _record(json_path, noise=machine_noise)
+            blocks["noise"] = machine_noise
+        _record(json_path, **blocks)
     if stopped or status == pytest.ExitCode.INTERNAL_ERROR:
         print(f"tensorbench: error: {stopped or 'the suite stopped itself (see its output above)'}", file=sys.stderr)
         return 1

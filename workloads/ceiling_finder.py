@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from .base import Workload, chart_roles
-from .ceilings import cache_bytes
+from .ceilings import cache_bytes, random_inputs
 from .checks import assert_close
 from .keras_backend import to_numpy
 from .profiles import grid, sweep
@@ -121,15 +121,10 @@ STREAM_SIZES = {"smoke": [1], "quick": [4, 256], "full": [1, 4, 16, 64, 256, 102
 (quick: one inside, one beyond, within its 60 s; thorough: the levels between)."""
 
 
-@functools.lru_cache(maxsize=1)
 def _stream_inputs(elements: int) -> dict[str, np.ndarray]:
     """Arrays a, b and c of random float32 (seed 0), read-only: shared by the kernels of one size, each
     of which copies them into arrays of its own."""
-    rng = np.random.default_rng(0)
-    arrays = {name: rng.random(elements, dtype=np.float32) for name in "abc"}
-    for values in arrays.values():
-        values.flags.writeable = False
-    return arrays
+    return dict(zip("abc", random_inputs(elements, 3)))
 
 
 @functools.lru_cache(maxsize=4)

@@ -12,6 +12,8 @@ the sizes it ran at.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
@@ -22,7 +24,7 @@ from .keras_backend import to_numpy
 from .profiles import grid, sweep
 from .registry import register
 from .tensor_ops import DTYPES, MatMul
-from .tf_execution import compile_for_mode, on_device
+from .tf_execution import compile_for_mode, in_scope, on_device
 
 SATURATING_N = {"CPU": 2048, "numpy": 2048, "GPU": 8192, "TPU": 8192}
 """Square matmul sizes that saturate a device (doctor's CPU figure at n=1024 was 6% under n=4096's)."""
@@ -31,6 +33,23 @@ ACCELERATOR_CACHE_BYTES = 512 * 1024**2
 Infinity Cache 256 MiB): arrays this large stream from device memory."""
 CACHE_MULTIPLE = 4
 """Each array of the bandwidth test is this many times the last-level cache."""
+
+
+RANDOM_BLOCK = 2**20
+
+
+@functools.lru_cache(maxsize=1)
+def random_inputs(elements: int, count: int) -> tuple[np.ndarray, ...]:
+    """`count` float32 arrays, read-only, made once for the cases that share them (the stream ceiling on
+    each device; the ceiling finder's STREAM kernels of one size): a block of RANDOM_BLOCK random values
+    (seed 0) repeated, so that an element moved by less than a block changes the result (drawing two
+    arrays of 420 MiB whole, four times a 105 MiB cache, took 1.2 s on the development VM)."""
+    rng = np.random.default_rng(0)
+    arrays = tuple(np.resize(rng.random(min(elements, RANDOM_BLOCK), dtype=np.float32), elements)
+                   for _ in range(count))
+    for values in arrays:
+        values.flags.writeable = False
+    return arrays
 
 
 def cache_bytes(kind: str) -> int:
@@ -85,13 +104,12 @@ class Stream(Workload):
         cache = cache_bytes(device.kind)
         self.elements = CACHE_MULTIPLE * cache // self.itemsize if self.size == "saturating" else self.size
         self._extra_info.update(elements=self.elements, cache_bytes=cache)
-        rng = np.random.default_rng(0)
-        self.host_x, self.host_y = (rng.random(self.elements, dtype=np.float32) for _ in range(2))
+        self.host_x, self.host_y = random_inputs(self.elements, 2)
         if device.kind == "numpy":
             self.x, self.y = self.host_x.copy(), self.host_y.copy()
             self.fn = lambda: np.add(self.x, self.y, out=self.x)
             return
-        self.x = tf.Variable(on_device(self.host_x, self.dtype))
+        self.x = in_scope(tf.Variable(self.host_x))  # one copy, on the device in scope (a tensor first: two)
         self.y = on_device(self.host_y, self.dtype)
         self.fn = compile_for_mode(self._add, mode)
 
@@ -102,6 +120,7 @@ class Stream(Workload):
         return self.fn()
 
     def check(self, outputs):
-        """After one step x is x0 + y, element by element (float64 of the float32 inputs)."""
-        expected = self.host_x.astype(np.float64) + self.host_y
-        return assert_close("stream x += y", to_numpy(self.x), expected, self.dtype)
+        """After one step x is x0 + y, element by element (float64 of the float32 inputs, a block at a
+        time: two arrays of 420 MiB whole in float64 would be 1.7 GiB)."""
+        return assert_close("stream x += y", to_numpy(self.x),
+                            lambda part: self.host_x[part].astype(np.float64) + self.host_y[part], self.dtype)

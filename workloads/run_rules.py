@@ -29,6 +29,11 @@ class RunRules:
 
 
 RULES: dict[str, RunRules] = {
+    # quick: a single op compiled by XLA alone tells little (the standard profile has it); and Keras's
+    # run_eagerly is its debugging switch, at 0.5 s an epoch of fit on the 2-core development VM (the
+    # chapter's eager execution is timed by the tensor ops, matmul among them, and the layers)
+    "tensors": RunRules(profile_modes={"quick": ("eager", "graph")}),
+    "keras_training": RunRules(profile_modes={"quick": ("graph", "xla")}),
     # the ceilings are what the device can do: graph mode is enough, and the fastest
     "ceilings": RunRules(profile_modes={scale: ("graph",) for scale in SCALES}),
     # training trains in graph mode only at the small profiles (XLA at standard and full); on an
