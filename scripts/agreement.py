@@ -6,7 +6,12 @@ pair and their difference; the two agree when the harness adds nothing to what i
 
 The bare loop warms up with 5 calls, then times batches of calls (sized to about 20 ms each) for
 `--seconds`, and takes the median per call; a call ends with the device synchronised where the suite's
-does (workloads/devices.py). It measures; nothing here asserts a speed.
+does (workloads/devices.py). The two alternate `--repeats` times (suite, loop, suite, loop, ...) and each
+side's figure is the median of its repeats, so that a machine drifting between them moves both sides:
+on the 2-core development VM one suite-then-loop pair of the 1024 x 1024 matmul gave -27% and the next
++21%. Each side's spread (the range of its repeats over their median) says how large a difference the
+machine's noise alone makes; a difference within that noise is reported as such, not as a verdict.
+It measures; nothing here asserts a speed.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+AGREE = 0.05
+"""The agreement the suite aims for: its median within 5% of the bare loop's."""
 CASES = [
     "matmul-n1024-float32-cpu-eager",
     "matmul-n1024-float32-cpu-graph",
@@ -69,14 +76,32 @@ def bare_loop(case_id: str, profile: str, seconds: float) -> float:
     return float(np.median(per_call))
 
 
-def agreement(case_ids: list[str], profile: str, seconds: float) -> list[dict]:
-    """Each case through the suite, then at once through the bare loop: the two see the same state of the
-    process and the machine (a case timed after others ran, or minutes apart, is not the same work)."""
+def spread(values: list[float]) -> float:
+    """The range of repeated figures over their median."""
+    return (max(values) - min(values)) / float(np.median(values))
+
+
+def verdict(difference: float, noise: float) -> str:
+    """'agree' within AGREE; 'differ' beyond it and beyond the noise; else the noise is too large to tell."""
+    if abs(difference) <= AGREE:
+        return "agree"
+    return "differ" if abs(difference) > noise else "noise too large to tell"
+
+
+def agreement(case_ids: list[str], profile: str, seconds: float, repeats: int = 3) -> list[dict]:
+    """Each case through the suite, then at once through the bare loop, `repeats` times alternately: the
+    two see the same state of the process and the machine (a case timed after others ran, or minutes
+    apart, is not the same work)."""
     rows = []
     for case_id in case_ids:
-        suite = suite_medians([case_id], profile)[case_id]
-        bare = bare_loop(case_id, profile, seconds)
-        rows.append({"case": case_id, "suite_s": suite, "bare_s": bare, "difference": suite / bare - 1})
+        suites, bares = [], []
+        for _ in range(repeats):
+            suites.append(suite_medians([case_id], profile)[case_id])
+            bares.append(bare_loop(case_id, profile, seconds))
+        suite, bare = float(np.median(suites)), float(np.median(bares))
+        noise = max(spread(suites), spread(bares))
+        rows.append({"case": case_id, "suite_s": suite, "bare_s": bare, "difference": suite / bare - 1,
+                     "noise": noise, "verdict": verdict(suite / bare - 1, noise)})
     return rows
 
 
@@ -85,12 +110,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="quick", help="the profile whose cases and rounds the suite uses")
     parser.add_argument("--seconds", type=float, default=3.0, help="how long the bare loop times each case")
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated case ids")
+    parser.add_argument("--repeats", type=int, default=3, help="suite and bare loop, alternately, this many times")
     args = parser.parse_args(argv)
-    rows = agreement([c for c in args.cases.split(",") if c], args.profile, args.seconds)
-    print(f"\n{'case':45} {'suite median':>14} {'bare loop':>14} {'difference':>11}")
+    if args.repeats < 1:
+        parser.error("--repeats must be 1 or more")
+    rows = agreement([c for c in args.cases.split(",") if c], args.profile, args.seconds, args.repeats)
+    print(f"\nmedians of {args.repeats} alternated repeats; noise: the larger side's range over its median")
+    print(f"{'case':45} {'suite median':>14} {'bare loop':>14} {'difference':>11} {'noise':>7}  verdict")
     for row in rows:
         print(f"{row['case']:45} {row['suite_s'] * 1e3:11.4f} ms {row['bare_s'] * 1e3:11.4f} ms "
-              f"{row['difference']:+10.1%}")
+              f"{row['difference']:+10.1%} {row['noise']:7.1%}  {row['verdict']}")
     return 0
 
 

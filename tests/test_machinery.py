@@ -134,10 +134,16 @@ def test_the_agreement_script_sets_the_suite_beside_a_bare_loop():
     import re
     import sys
 
+    from tensorbench.scripts.agreement import verdict
+
     result = run_command(sys.executable, "-m", "tensorbench.scripts.agreement", "--profile", "smoke",
-                         "--seconds", "0.2", "--cases", "matmul-n8-float32-cpu-graph", cwd=REPO)
+                         "--seconds", "0.2", "--repeats", "2", "--cases", "matmul-n8-float32-cpu-graph", cwd=REPO)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert re.search(r"matmul-n8-float32-cpu-graph +[0-9.]+ ms +[0-9.]+ ms +[-+][0-9.]+%", result.stdout)
+    assert re.search(r"matmul-n8-float32-cpu-graph +[0-9.]+ ms +[0-9.]+ ms +[-+][0-9.]+% +[0-9.]+%  "
+                     r"(agree|differ|noise too large to tell)", result.stdout)
+    # a difference is a verdict only beyond the agreement aimed for and beyond the noise between repeats
+    assert verdict(0.03, 0.5) == "agree" and verdict(0.3, 0.1) == "differ"
+    assert verdict(0.3, 0.4) == "noise too large to tell"
 
 
 def test_the_bare_matmul_loop_prints_each_dtypes_best():
