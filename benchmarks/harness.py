@@ -51,7 +51,7 @@ quarter of the calls, too much to do after every call of a microsecond."""
 def settled(calls: list[float]) -> bool:
     """The calls neither get faster nor slower: the medians of the latest quarter and of the quarter
     before it are within SETTLED of each other. Quarters, not a fixed count: on the noisy development VM the
-    calls of one step spread 20% and more (a bare NumPy matmul loop, 2026-12-01), so the median of the
+    calls of one step spread 7 to 20% (IQR over median; a bare NumPy matmul loop, 2026-12-01), so the median of the
     last 5 calls was seldom within 5% of the fastest call and the warm-up ran to its budget in 40% of a
     quick run's cases, while a falling phase (an add of 1024 x 1024 from 4.6 to 1.0 ms over 50 calls)
     still shows between quarters."""
@@ -66,8 +66,8 @@ def warm_up(timed, rounds: Rounds) -> float:
     """Call `timed` until its time settles: at least warmup_calls times (and once) and for at least
     LEAST_WARMUP_SHARE of warmup_time, then on until settled(), for at most warmup_time seconds (max_time
     when that is longer) in all. Return the fastest call's duration. The rounds are counted from it, so
-    that they last at least max_time: counted from the last call, a warm-up that ended at 9 to 10 ms a
-    call, where the timed calls took 5.6 to 5.9 ms, left a row timed for 0.11 to 0.13 s of the 0.2 s asked
+    that they last at least max_time: counted from the last call, a warm-up whose last call took 8.7 to 10.5 ms
+    (as the rounds counted from it imply), where the timed calls took 5.6 to 5.9 ms, left a row timed for 0.11 to 0.13 s of the 0.2 s asked
     (CI, 2026-12-01).
 
     A count alone is not enough: a fresh step on the CPU is slow for dozens of calls (first-touched
