@@ -40,11 +40,6 @@ def tolerance(dtype: str, terms: int = 1) -> float:
     return EPSILON[dtype] + 4 * accumulation * math.sqrt(max(terms, 1))
 
 
-def relative_error(actual, reference) -> float:
-    """||actual - reference|| / ||reference|| in float64 (Frobenius norm); absolute when reference is 0."""
-    return errors(actual, reference)[0]
-
-
 def errors(actual, reference) -> tuple[float, float]:
     """(the normwise relative error, the worst element's error): ||actual - reference|| / ||reference||
     (Frobenius) and max |actual - reference| / max |reference|, each absolute where its reference scale
