@@ -145,9 +145,9 @@ def measure_case(benchmark, request):
     )
 
     def run(case: Case) -> None:
-        wanted = case.workload.timed_s.get(config.getoption("--tensorbench-profile"), 0.0)
+        max_time = case.workload.max_time(config.getoption("--tensorbench-profile"), rounds.max_time)
         try:
-            measure(benchmark, case, dataclasses.replace(rounds, max_time=max(rounds.max_time, wanted)))
+            measure(benchmark, case, dataclasses.replace(rounds, max_time=max_time))
         except OutOfMemory as oom:
             config.stash[OUT_OF_MEMORY].append(oom.record)
             _save(request.session)

@@ -61,7 +61,7 @@ def least_time_s(cases: list, profile_name: str) -> float:
         workload = case.workload(**case.params)
         if workload.unsupported(case.device, case.mode):
             continue
-        seconds = max(profile.max_time, case.workload.timed_s.get(profile_name, 0.0))
+        seconds = case.workload.max_time(profile_name, profile.max_time)
         peak, flops = _peak_gflops(case.device, workload.dtype), workload.flops()
         if peak and flops:
             seconds = max(seconds, profile.min_rounds * flops / (peak * 1e9))

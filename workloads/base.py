@@ -75,6 +75,12 @@ class Workload(abc.ABC):
     """Parameter sets per profile scale (smoke, quick, standard, full): see profiles.sweep(). How the
     runner treats a family's cases (processes, modes per profile) is run_rules.py's, not the workload's."""
 
+    @classmethod
+    def max_time(cls, profile: str, profile_max_time: float) -> float:
+        """Seconds of timed rounds a case of this workload gets in `profile`: the larger of the profile's
+        max_time and the workload's timed_s there."""
+        return max(profile_max_time, cls.timed_s.get(profile, 0.0))
+
     def __init__(self, **params: Any):
         self.params = params
         self._extra_info: dict[str, Any] = {}
