@@ -18,7 +18,7 @@ from .summary import case_label, human_time
 
 SUMMARY_COLUMNS = [
     "name", "workload", "device_kind", "mode", "median_s", "throughput", "gflops",
-    "run_id", "machine", "family", "section", "device", "device_name", "dtype", "params", "iqr_s", "mean_s",
+    "run_id", "machine", "family", "section", "device", "device_name", "dtype", "params", "iqr_s", "q3_s", "mean_s",
     "stddev_s", "rounds", "items", "flops", "bytes", "gbps", "first_call_s", "setup_s", "check_s", "warmup_s",
     "calibration_s", "timed_s", "rel_error", "precision", "ceiling_gflops", "pct_of_measured", "intensity",
     "roof_gflops", "pct_of_roofline", "datasheet", "pct_of_datasheet", "achievable", "pct_of_achievable",
