@@ -6,8 +6,8 @@ Two kinds of ceiling, each labelled as what it is:
   peak_matmul and matmul; "bandwidth": stream; workloads/ceilings.py). A ceiling is the best round of
   those rows (flops or bytes over their fastest call): other work on a machine only slows a call, so
   the best round is the best the device was seen to do (BenchmarkTools.jl's argument for the minimum),
-  and a row's spread does not lower it. Rows with too few rounds or calls under a microsecond are left out: their
-  timer cannot be trusted.
+  and a row's spread does not lower it. Rows with too few rounds or calls under a microsecond are left
+  out: their timer cannot be trusted.
 - the vendor's dense datasheet peak, for known accelerators.
 
 Each row with flops and bytes also sits under a roofline (roof(), `pct_of_roofline`, at the median); a
@@ -21,8 +21,8 @@ times the measured bandwidth when it moves more bytes than the device's largest 
 caches are faster than memory). SLACK is the noise two medians of one run may differ by. The slower
 quartile, not the median, because the measured ceiling is taken once, early in the run, and a VM can
 later run faster: on 2026-12-01 a 2-core Xeon VM's bfloat16 conv2d rounds fell into two groups, eleven
-near 700 GFLOP/s and thirteen near 1,750, against a bfloat16 ceiling of 911 timed earlier in the run. Work
-that is not done (a fill folded to a constant, a timer that misses the device) is fast in every round,
+near 700 GFLOP/s and thirteen near 1,750, against a bfloat16 ceiling of 911 timed earlier in the run.
+Work that is not done (a fill folded to a constant, a timer that misses the device) is fast in every round,
 and is caught all the same.
 """
 

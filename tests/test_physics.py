@@ -76,8 +76,8 @@ def test_compute_over_the_measured_ceiling_is_implausible_and_under_it_is_not(tm
 def test_a_fast_phase_of_the_machine_is_not_implausible_but_work_not_done_is(tmp_path):
     """The ceiling is timed once, early; a VM can later run faster for a while. The unshipped standard
     run of 2026-12-01 had a bfloat16 conv2d whose rounds fell in two groups, 11 near 0.7x and 13 near
-    1.75x the bfloat16 ceiling timed earlier in the run: its median beat the ceiling by more than SLACK (the
-    old rule called it implausible), its slower quartile did not. A step that does no work is fast in
+    1.75x the bfloat16 ceiling timed earlier in the run: its median beat the ceiling by more than SLACK
+    (the old rule called it implausible), its slower quartile did not. A step that does no work is fast in
     every round, and stays implausible."""
     from tensorbench.scripts.ceilings import SLACK
 
