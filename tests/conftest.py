@@ -11,6 +11,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+# The tests run in pytest-xdist's workers (README: `pytest -n 2`); the suites they start are not workers:
+# pytest-benchmark reads PYTEST_XDIST_WORKER and disables every benchmark in a process that inherits it.
+for _name in [name for name in os.environ if name.startswith("PYTEST_XDIST_")]:
+    del os.environ[_name]
 
 
 def run_command(*args: str, cwd: Path | None = None, timeout: float = 600,
