@@ -28,6 +28,16 @@ from .conftest import REPO, run_command
 PARAMS_SCHEMA = {"model", "batch_size", "samples", "optimizer", "loss", "metric", "loop", "dtype"}
 
 
+def test_the_epochs_read_a_dataset_with_no_autotuner_beside_them(cpu):
+    """tf.data's autotuner thread made one epoch in three run twice as long on 2 cores (quiet_pipeline)."""
+    for workload in (Train(model="mlp", batch_size=8, samples=16),
+                     Inference(model="mlp", method="predict", batch_size=8, samples=16)):
+        with device_scope(cpu):
+            workload.setup(cpu, "graph")
+            assert workload.dataset.options().autotune.enabled is False
+        workload.teardown()
+
+
 @pytest.mark.parametrize("model", TRAINING_MODELS)  # the reference models' own check runs in the smoke run
 def test_each_model_learns_from_its_teacher(cpu, model):
     workload = Train(model=model, batch_size=16, samples=64)
