@@ -96,8 +96,8 @@ def quiet_pipeline() -> tf.data.Options:
     """tf.data's autotuner off: a cached dataset of tensors already in memory has nothing for it to tune,
     but its background thread competes with the step's intra-op threads. On the 2-core AMD EPYC VM
     (2026-12-01, 60 epochs after 5 warm ones, in one process) the CNN's epoch at batch 512 took 27-72 ms
-    with the autotuner, IQR 59-82% of the median (one epoch in four to one in three ran twice as long),
-    and 24-45 ms without it, IQR 9.5%; the LSTM's, IQR 36-42% against 10%."""
+    with the autotuner (five such runs: IQR 14-131% of the median, 10 to 18 epochs of 60 over 1.5x it),
+    and 24-45 ms without it (one run: IQR 9.5%, none over 1.5x); the LSTM's, IQR 36-42% against 10%."""
     options = tf.data.Options()
     options.autotune.enabled = False
     return options
