@@ -142,6 +142,7 @@ def measure_case(benchmark, request):
         max_time=float(config.getoption("benchmark_max_time")),
         warmup_calls=PROFILES[config.getoption("--tensorbench-profile")].warmup_calls,
         warmup_time=PROFILES[config.getoption("--tensorbench-profile")].warmup_time,
+        min_round_s=float(config.getoption("benchmark_min_time")),
     )
 
     def run(case: Case) -> None:

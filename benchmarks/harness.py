@@ -4,9 +4,10 @@
     answer fails the benchmark) -> warm-up calls -> pytest-benchmark times the warm step, each call
     ending with a device synchronisation on asynchronous devices.
 
-A warm call of a millisecond or more is timed once per round (pytest-benchmark's pedantic mode):
-calibration would only repeat a slow call (a Keras epoch) and the timer's resolution does not matter
-at that length. Faster calls go through pytest-benchmark's calibration, which loops them per round.
+A warm call as long as a round (the profile's min_round_s, a millisecond at the least) is timed once per
+round (pytest-benchmark's pedantic mode): calibration would only repeat a slow call (a Keras epoch) and
+the timer's resolution does not matter at that length. Faster calls go through pytest-benchmark's
+calibration, which loops them until a round lasts min_round_s.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class Rounds:
     max_time: float
     warmup_calls: int
     warmup_time: float = 0.0
+    min_round_s: float = 0.0
+    """pytest-benchmark's min_time: the shortest round; a call at least this long is a round by itself."""
 
 
 SETTLE_CALLS = 5
@@ -110,7 +113,7 @@ def time_rounds(benchmark, timed, rounds: Rounds, lockstep: bool = False) -> dic
     else:
         warm = warm_up(timed, rounds)
         warmed = time.perf_counter()
-        if warm >= SLOW_CALL_S:
+        if warm >= max(SLOW_CALL_S, rounds.min_round_s):
             benchmark.pedantic(timed, rounds=max(rounds.min_rounds, math.ceil(rounds.max_time / warm)), iterations=1)
         else:
             benchmark(timed)

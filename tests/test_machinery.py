@@ -237,3 +237,32 @@ def test_the_warm_up_goes_on_until_the_calls_settle():
     started = time.perf_counter()
     warm_up(lambda: time.sleep(next(slower)), Rounds(min_rounds=5, max_time=0.01, warmup_calls=3, warmup_time=0.05))
     assert 0.05 <= time.perf_counter() - started < 0.5
+
+
+@pytest.mark.plumbing
+def test_a_call_shorter_than_a_round_is_looped_and_a_longer_one_is_a_round_by_itself():
+    """Rounds last the profile's min_round_s: a 1.5 ms call goes through pytest-benchmark's calibration
+    (which loops it to 2 ms rounds) when rounds are 2 ms, and is timed once a round when they are 1 ms."""
+    import time
+    from types import SimpleNamespace
+
+    from tensorbench.benchmarks.harness import Rounds, time_rounds
+
+    class Benchmark:
+        def __init__(self):
+            self.how = None
+            self.stats = SimpleNamespace(stats=SimpleNamespace(total=0.0), iterations=1)
+
+        def __call__(self, timed):
+            self.how = "calibrated"
+
+        def pedantic(self, timed, rounds, iterations):
+            self.how = ("once a round", rounds, iterations)
+
+    for min_round_s, expected in ((2e-3, "calibrated"), (1e-3, ("once a round", 7, 1))):
+        benchmark = Benchmark()
+        time_rounds(benchmark, lambda: time.sleep(1.5e-3),
+                    Rounds(min_rounds=7, max_time=0.0, warmup_calls=3, min_round_s=min_round_s))
+        assert benchmark.how == expected
+    from tensorbench.workloads.profiles import PROFILES
+    assert PROFILES["quick"].benchmark_options()["benchmark_min_time"] == PROFILES["quick"].min_round_s == 2e-3
