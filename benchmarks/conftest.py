@@ -18,6 +18,7 @@ from tensorbench.workloads import devices, strategies
 from tensorbench.workloads.base import MODES
 from tensorbench.workloads.cases import Case, enumerate_cases
 from tensorbench.workloads.environment import environment
+from tensorbench.workloads.noise_probe import Sampler
 from tensorbench.workloads.profiles import PROFILES
 
 from . import outcomes, results_file
@@ -27,6 +28,7 @@ from .out_of_memory import OutOfMemory
 COMPLETED = pytest.StashKey[set]()
 CASES = pytest.StashKey[dict]()
 OUT_OF_MEMORY = pytest.StashKey[list]()
+NOISE = pytest.StashKey[Sampler]()
 
 
 def _csv(value: str | None) -> list[str]:
@@ -87,6 +89,7 @@ def pytest_configure(config):
     config.stash[COMPLETED] = set()
     config.stash[CASES] = {}
     config.stash[OUT_OF_MEMORY] = []
+    config.stash[NOISE] = Sampler()
     config.stash[results_file.FINISHED] = []
     # SIGTERM ends the run like Ctrl-C: pytest finishes the session and the JSON keeps what finished.
     try:
@@ -146,6 +149,7 @@ def measure_case(benchmark, request):
     )
 
     def run(case: Case) -> None:
+        config.stash[NOISE].maybe_sample()  # the machine's speed over the run, between benchmarks
         max_time = case.workload.max_time(config.getoption("--tensorbench-profile"), rounds.max_time)
         try:
             measure(benchmark, case, dataclasses.replace(rounds, max_time=max_time))
@@ -214,6 +218,7 @@ def _run_record(config) -> dict:
         "only": config.getoption("--tensorbench-only"),
         "dtypes": config.getoption("--tensorbench-dtypes") or "all",
         "out_of_memory": config.stash[OUT_OF_MEMORY],
+        "noise_samples": config.stash[NOISE].samples,
         **outcomes.run_record(config),
     }
 

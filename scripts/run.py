@@ -134,7 +134,7 @@ def run(profile: str, devices: list[str], modes: list[str], only: list[str], out
     if groups and status not in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
         status = max(status, run_groups(groups, options, out_dir / "isolated"))
     merge_parts(json_path, sorted((out_dir / "isolated").glob("*.json")))
-    return finish(json_path, status, started, import_s, noise.summary(before, noise.burst()))
+    return finish(json_path, status, started, import_s, (before, noise.burst()))
 
 
 def other_backends(backends: list[str], only: list[str]) -> list[str]:
@@ -234,7 +234,7 @@ def _record(json_path: Path, **blocks: dict) -> None:
 
 
 def finish(json_path: Path, status: int, started: float | None = None, import_s: float = 0.0,
-           machine_noise: dict | None = None) -> int:
+           noise_bursts: tuple[dict, dict] | None = None) -> int:
     """Print the short table, what failed and why, what ran out of memory, where the results are, how
     noisy the machine was and where the time went; write the report; map pytest's status to ours. The
     last line says why the suite stopped itself, when it did."""
@@ -277,9 +277,9 @@ def finish(json_path: Path, status: int, started: float | None = None, import_s:
                               if name != "total"),
                   flush=True)
             blocks["time_spent_s"] = {k: round(v, 3) for k, v in spent.items()}
-        if machine_noise is not None:
-            print(noise.verdict(machine_noise), flush=True)
-            blocks["noise"] = machine_noise
+        if noise_bursts is not None:  # with the samples the suite took between its benchmarks
+            blocks["noise"] = noise.summary(*noise_bursts, record.get("noise_samples"))
+            print(noise.verdict(blocks["noise"]), flush=True)
         _record(json_path, **blocks)
     if stopped or status == pytest.ExitCode.INTERNAL_ERROR:
         print(f"tensorbench: error: {stopped or 'the suite stopped itself (see its output above)'}", file=sys.stderr)

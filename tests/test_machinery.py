@@ -111,21 +111,46 @@ def test_the_results_file_holds_the_document_it_was_given(tmp_path):
 
 
 def test_the_noise_verdict_follows_the_drift_and_the_spread():
-    """A machine whose probe slowed 20% during the run, or whose bursts spread 30%, is not steady, and
-    the closing line says how large a difference means nothing; a quiet one is steady."""
+    """A machine whose probe slowed 20% during the run, whose bursts spread 30%, or whose samples over
+    the run spread 30% is not steady, and the closing line says how large a difference means nothing; a
+    quiet one is steady."""
     from tensorbench.scripts import noise
 
     def burst(median, iqr=0.01):
-        return {"at": 0.0, "median_s": median, "iqr_s": iqr * median, "min_s": median, "calls": 200}
+        return {"at": 0.0, "median_s": median, "iqr_s": iqr * median, "min_s": median, "windows": 30}
 
-    quiet = noise.summary(burst(1e-3), burst(1.02e-3))
+    def samples(*values):
+        return [{"at": float(i), "s": v} for i, v in enumerate(values)]
+
+    quiet = noise.summary(burst(1e-3), burst(1.02e-3), samples(1e-3, 1.01e-3, 0.99e-3, 1e-3))
     assert quiet["steady"] and quiet["drift"] == pytest.approx(0.02) and "steady" in noise.verdict(quiet)
+    assert quiet["during"]["samples"] == 4 and "its 4 samples over the run spread" in noise.verdict(quiet)
     drifted = noise.summary(burst(1e-3), burst(1.2e-3))
     assert not drifted["steady"] and "smaller than 20% mean nothing" in noise.verdict(drifted)
+    assert drifted["during"] is None  # too few samples to tell (none here)
     spread = noise.summary(burst(1e-3, iqr=0.3), burst(1e-3))
     assert not spread["steady"] and "smaller than 30% mean nothing" in noise.verdict(spread)
-    measured = noise.burst(calls=20)
-    assert measured["median_s"] > 0 and measured["min_s"] <= measured["median_s"] and measured["calls"] == 20
+    # steady bursts before and after, but the machine's speed moved while the run ran
+    moved = noise.summary(burst(1e-3), burst(1e-3), samples(1e-3, 1.6e-3, 1e-3, 1.6e-3, 1e-3, 1.6e-3))
+    assert not moved["steady"] and moved["during"]["spread"] == pytest.approx(0.6 / 1.3)
+    assert "0.77 to 1.23 of their median" in noise.verdict(moved)
+
+
+def test_the_probe_times_windows_and_samples_at_most_once_a_period():
+    import time
+
+    from tensorbench.workloads.noise_probe import Sampler, burst, window
+
+    measured = burst(seconds=0.05, window_s=0.005)
+    assert measured["windows"] >= 2 and 0 < measured["min_s"] <= measured["median_s"]
+    assert 0 < window(0.001) < 0.1
+    sampler = Sampler(every_s=0.05)
+    for _ in range(3):
+        sampler.maybe_sample()
+    assert len(sampler.samples) == 1
+    time.sleep(0.06)
+    sampler.maybe_sample()
+    assert len(sampler.samples) == 2 and sampler.samples[1]["at"] > sampler.samples[0]["at"]
 
 
 def test_the_agreement_script_sets_the_suite_beside_a_bare_loop():
@@ -239,7 +264,6 @@ def test_the_warm_up_goes_on_until_the_calls_settle():
     assert 0.05 <= time.perf_counter() - started < 0.5
 
 
-@pytest.mark.plumbing
 def test_a_call_shorter_than_a_round_is_looped_and_a_longer_one_is_a_round_by_itself():
     """Rounds last the profile's min_round_s: a 1.5 ms call goes through pytest-benchmark's calibration
     (which loops it to 2 ms rounds) when rounds are 2 ms, and is timed once a round when they are 1 ms."""
