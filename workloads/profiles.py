@@ -32,7 +32,8 @@ class Profile:
     spread 20-65% between rounds, and rounds of 2 ms average that jitter out, as timeit and pyperf loop a
     call per value. Alternated over the fast families (tensors, tensor_ops, gradients, keras_layers,
     linear_classifier; 129 rows, 2026-12-02), rounds of 5 us, 2 ms and 10 ms flagged 91, 68, 71 and then
-    82, 67, 75 of them, their median spread 13.7, 9.1, 9.9 and 11.9, 9.8, 10.5%, each run in 31-44 s.
+    82, 67, 75 of them, their median spread 13.7, 9.1, 9.9 and 11.9, 9.8, 10.5%, each run in 31-44 s;
+    two more pairs of 5 us and 2 ms: 90 and 73, 64 and 61 flagged.
     Longer rounds do no better: the machine's own speed moves over tens of milliseconds."""
 
     def benchmark_options(self) -> dict[str, object]:
