@@ -2,8 +2,8 @@
 unstable system; two quick runs on a shared 2-core VM once differed by up to 27% in a family's
 geometric mean, more than any row's own spread showed).
 
-The probe (workloads/noise_probe.py: NumPy's float32 matmul of 256 x 256, all cores through its BLAS)
-is timed in windows of 10 ms, as long as a few rounds: in a burst before the suite and after it, and
+The probe (workloads/noise_probe.py: NumPy's float32 matmul of 256 x 256, all cores through its BLAS;
+tensorbench run times it, this module reads what it measured) is timed in windows of 10 ms, as long as a few rounds: in a burst before the suite and after it, and
 one window about every second between the suite's benchmarks. Three figures come of it: the spread
 within a burst (IQR over median: the noise any row's rounds see), the spread of the samples over the run
 (how far the machine's own speed moved while it ran: what makes rows spread and two runs differ), and
@@ -17,9 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from tensorbench.workloads.noise_probe import PROBE, burst
-
-__all__ = ["burst", "summary", "verdict"]
 
 STEADY_DRIFT = 0.05
 STEADY_SPREAD = 0.10
@@ -32,7 +29,7 @@ def over_the_run(samples: list[dict[str, float]]) -> dict[str, Any] | None:
     if len(values) < 4:
         return None
     q1, median, q3 = np.percentile(values, [25, 50, 75])
-    return {"samples": len(values), "median_s": float(median), "spread": float((q3 - q1) / median),
+    return {"count": len(values), "median_s": float(median), "spread": float((q3 - q1) / median),
             "fastest": float(min(values) / median), "slowest": float(max(values) / median)}
 
 
@@ -43,21 +40,29 @@ def summary(before: dict[str, float], after: dict[str, float],
     drift = after["median_s"] / before["median_s"] - 1
     during = over_the_run(samples or [])
     spread = max([b["iqr_s"] / b["median_s"] for b in (before, after)] + ([during["spread"]] if during else []))
-    return {"probe": PROBE, "before": before, "after": after, "during": during, "samples": samples or [],
+    return {"probe": before.get("probe", "NumPy float32 matmul, 256 x 256"), "before": before, "after": after, "during": during, "sampled": samples or [],
             "drift": drift, "spread": spread,
             "steady": abs(drift) <= STEADY_DRIFT and spread <= STEADY_SPREAD}
 
 
 def verdict(noise: dict[str, Any]) -> str:
     """The run's closing line about its machine's noise."""
+    return f"tensorbench: noise: {described(noise)}"
+
+
+def described(noise: dict[str, Any]) -> str:
+    """How steady the machine was, in words and figures (the closing line, and each run's line in the
+    report)."""
     during = noise.get("during")
-    measured = (f"the probe ({noise['probe']}, in 10 ms windows) ran {abs(noise['drift']):.0%} "
+    window_s = noise["before"].get("window_s") if isinstance(noise.get("before"), dict) else None
+    timed = f"in {window_s * 1e3:.0f} ms windows" if window_s else "single calls"  # runs before 2026-12-02: calls
+    measured = (f"the probe ({noise['probe']}, {timed}) ran {abs(noise['drift']):.0%} "
                 f"{'slower' if noise['drift'] > 0 else 'faster'} after the suite than before it"
-                + (f"; its {during['samples']} samples over the run spread {during['spread']:.0%} "
+                + (f"; its {during['count']} samples over the run spread {during['spread']:.0%} "
                    f"({during['fastest']:.2f} to {during['slowest']:.2f} of their median)" if during else "")
                 + f"; largest spread {noise['spread']:.0%}")
     if noise["steady"]:
-        return f"tensorbench: noise: steady: {measured}"
-    return (f"tensorbench: noise: NOT STEADY: {measured}; rows spread by the machine itself, and differences "
+        return f"steady: {measured}"
+    return (f"NOT STEADY: {measured}; rows spread by the machine itself, and differences "
             f"between runs smaller than {max(abs(noise['drift']), noise['spread']):.0%} mean nothing here: close "
             "other programs, or compare several runs a side (tensorbench compare A1,A2 B1,B2)")

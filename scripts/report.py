@@ -12,7 +12,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from . import backend_comparison, charts, published, results, scaling
+from . import backend_comparison, charts, noise, published, results, scaling
 from .ceilings import with_ceilings
 from .summary import case_label, human_time
 
@@ -36,9 +36,12 @@ def _machines(paths: list[Path]) -> list[str]:
         listed = tb.get("devices") if isinstance(tb.get("devices"), list) else []
         devices = ", ".join(f"{d.get('id')} ({d.get('name')})" for d in listed if isinstance(d, dict))
         tf = results.as_dict(tb.get("tensorflow")).get("version", "?")
+        measured_noise = results.as_dict(results.as_dict(document.get("tensorbench")).get("noise"))
         lines.append(f"{results.run_name(path, document)}: host {machine.get('node', '?')}, "
                      f"{tb.get('cpu_model', machine.get('processor', '?'))}, devices {devices or '?'}, "
-                     f"TensorFlow {tf}, {document.get('datetime', '')}")
+                     f"TensorFlow {tf}, {document.get('datetime', '')}"
+                     + (f"; the machine's noise while it ran: {noise.described(measured_noise)}"
+                        if "steady" in measured_noise else ""))
     return lines
 
 

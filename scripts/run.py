@@ -16,6 +16,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from tensorbench.workloads import noise_probe
 from tensorbench.workloads.strategies import ProcessSpec
 
 from . import noise, processes
@@ -127,14 +128,14 @@ def run(profile: str, devices: list[str], modes: list[str], only: list[str], out
         f"--tensorbench-dtypes={','.join(dtypes or [])}",
     ]
     exclude = f"--tensorbench-exclude={','.join(case.id for case in apart)}"
-    before = noise.burst()  # the machine's noise, before the suite and again after it
+    before = noise_probe.burst()  # the machine's noise, before the suite and again after it
     # -v: one line per benchmark, with the progress
     status = int(pytest.main([str(_benchmarks_dir()), "-v", f"--tensorbench-json={json_path}", exclude, *options]))
     groups += [processes.Group(ProcessSpec(backend=b), limit_s=float("inf")) for b in others]  # enumerate their own
     if groups and status not in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
         status = max(status, run_groups(groups, options, out_dir / "isolated"))
     merge_parts(json_path, sorted((out_dir / "isolated").glob("*.json")))
-    return finish(json_path, status, started, import_s, (before, noise.burst()))
+    return finish(json_path, status, started, import_s, (before, noise_probe.burst()))
 
 
 def other_backends(backends: list[str], only: list[str]) -> list[str]:
@@ -262,6 +263,10 @@ def finish(json_path: Path, status: int, started: float | None = None, import_s:
     if len(table):
         from .report import write
 
+        if noise_bursts is not None:  # with the samples the suite took between its benchmarks; first, for the report
+            machine_noise = noise.summary(*noise_bursts, record.get("noise_samples"))
+            _record(json_path, noise=machine_noise)
+
         reporting = time.perf_counter()
         try:
             print(f"tensorbench: report in {write([json_path], json_path.parent)}")
@@ -277,9 +282,8 @@ def finish(json_path: Path, status: int, started: float | None = None, import_s:
                               if name != "total"),
                   flush=True)
             blocks["time_spent_s"] = {k: round(v, 3) for k, v in spent.items()}
-        if noise_bursts is not None:  # with the samples the suite took between its benchmarks
-            blocks["noise"] = noise.summary(*noise_bursts, record.get("noise_samples"))
-            print(noise.verdict(blocks["noise"]), flush=True)
+        if noise_bursts is not None:
+            print(noise.verdict(machine_noise), flush=True)
         _record(json_path, **blocks)
     if stopped or status == pytest.ExitCode.INTERNAL_ERROR:
         print(f"tensorbench: error: {stopped or 'the suite stopped itself (see its output above)'}", file=sys.stderr)

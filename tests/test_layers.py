@@ -14,7 +14,7 @@ from .conftest import REPO
 pytestmark = pytest.mark.plumbing
 
 # The layer of each package, or of single modules of scripts/ (the commands sit on the results layer).
-COMMANDS = {"cli", "run", "doctor", "processes", "native_log", "upgrade", "noise", "agreement", "ceiling", "bare_matmul"}
+COMMANDS = {"cli", "run", "doctor", "processes", "native_log", "upgrade", "agreement", "ceiling", "bare_matmul"}
 ORDER = ["workloads", "benchmarks", "results", "commands"]
 # What each layer may import from tensorbench besides its own. The commands start the benchmark layer
 # through pytest, by path: they never import it.

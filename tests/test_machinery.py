@@ -117,14 +117,15 @@ def test_the_noise_verdict_follows_the_drift_and_the_spread():
     from tensorbench.scripts import noise
 
     def burst(median, iqr=0.01):
-        return {"at": 0.0, "median_s": median, "iqr_s": iqr * median, "min_s": median, "windows": 30}
+        return {"at": 0.0, "median_s": median, "iqr_s": iqr * median, "min_s": median, "windows": 30, "window_s": 0.01}
 
     def samples(*values):
         return [{"at": float(i), "s": v} for i, v in enumerate(values)]
 
     quiet = noise.summary(burst(1e-3), burst(1.02e-3), samples(1e-3, 1.01e-3, 0.99e-3, 1e-3))
     assert quiet["steady"] and quiet["drift"] == pytest.approx(0.02) and "steady" in noise.verdict(quiet)
-    assert quiet["during"]["samples"] == 4 and "its 4 samples over the run spread" in noise.verdict(quiet)
+    assert quiet["during"]["count"] == 4 and "its 4 samples over the run spread" in noise.verdict(quiet)
+    assert "in 10 ms windows" in noise.verdict(quiet)
     drifted = noise.summary(burst(1e-3), burst(1.2e-3))
     assert not drifted["steady"] and "smaller than 20% mean nothing" in noise.verdict(drifted)
     assert drifted["during"] is None  # too few samples to tell (none here)

@@ -91,10 +91,13 @@ def test_the_run_says_how_noisy_its_machine_was(smoke_run):
     assert noise["before"]["at"] < noise["after"]["at"] and noise["before"]["median_s"] > 0
     assert noise["drift"] == pytest.approx(noise["after"]["median_s"] / noise["before"]["median_s"] - 1)
     assert noise["spread"] >= 0 and isinstance(noise["steady"], bool)
-    assert noise["samples"] and all(s["s"] > 0 and noise["before"]["at"] < s["at"] < noise["after"]["at"]
-                                    for s in noise["samples"])  # the first at the first benchmark
-    assert noise["samples"] == document["tensorbench"]["noise_samples"]
+    assert noise["sampled"] and all(s["s"] > 0 and noise["before"]["at"] < s["at"] < noise["after"]["at"]
+                                    for s in noise["sampled"])  # the first at the first benchmark
+    assert noise["sampled"] == document["tensorbench"]["noise_samples"]
     assert "tensorbench: noise: " in result.stdout
+    out = Path(result.args[result.args.index("--output") + 1])
+    for report in ("report.md", "report.html"):  # the reader of the report is told too
+        assert "noise while it ran: " in (out / report).read_text(), report  # html escapes the apostrophe
 
 
 def test_raw_rounds_and_the_machine_are_kept(smoke_run):

@@ -53,7 +53,7 @@ def burst(seconds: float = 0.3, window_s: float = WINDOW_S) -> dict[str, float]:
     while not windows or time.perf_counter() - started < seconds:
         windows.append(window(window_s))
     q1, median, q3 = np.percentile(windows, [25, 50, 75])
-    return {"at": time.time(), "median_s": float(median), "iqr_s": float(q3 - q1), "min_s": float(min(windows)),
+    return {"probe": PROBE, "at": time.time(), "median_s": float(median), "iqr_s": float(q3 - q1), "min_s": float(min(windows)),
             "windows": len(windows), "window_s": window_s}
 
 
