@@ -40,14 +40,18 @@ def summary(before: dict[str, float], after: dict[str, float],
     drift = after["median_s"] / before["median_s"] - 1
     during = over_the_run(samples or [])
     spread = max([b["iqr_s"] / b["median_s"] for b in (before, after)] + ([during["spread"]] if during else []))
-    return {"probe": before.get("probe", "NumPy float32 matmul, 256 x 256"), "before": before, "after": after, "during": during, "sampled": samples or [],
-            "drift": drift, "spread": spread,
+    return {"probe": before.get("probe", "NumPy float32 matmul, 256 x 256"), "before": before, "after": after,
+            "during": during, "sampled": samples or [], "drift": drift, "spread": spread,
             "steady": abs(drift) <= STEADY_DRIFT and spread <= STEADY_SPREAD}
 
 
 def verdict(noise: dict[str, Any]) -> str:
     """The run's closing line about its machine's noise."""
     return f"tensorbench: noise: {described(noise)}"
+
+
+READ = ("probe", "drift", "spread", "steady")
+"""What described() reads of a run's `tensorbench.noise`."""
 
 
 def described(noise: dict[str, Any]) -> str:

@@ -41,7 +41,7 @@ def _machines(paths: list[Path]) -> list[str]:
                      f"{tb.get('cpu_model', machine.get('processor', '?'))}, devices {devices or '?'}, "
                      f"TensorFlow {tf}, {document.get('datetime', '')}"
                      + (f"; the machine's noise while it ran: {noise.described(measured_noise)}"
-                        if "steady" in measured_noise else ""))
+                        if all(key in measured_noise for key in noise.READ) else ""))
     return lines
 
 
