@@ -3,8 +3,9 @@ unstable system; two quick runs on a shared 2-core VM once differed by up to 27%
 geometric mean, more than any row's own spread showed).
 
 The probe (workloads/noise_probe.py: NumPy's float32 matmul of 256 x 256, all cores through its BLAS;
-tensorbench run times it, this module reads what it measured) is timed in windows of 10 ms, as long as a few rounds: in a burst before the suite and after it, and
-one window about every second between the suite's benchmarks. Three figures come of it: the spread
+tensorbench run times it, this module reads what it measured) is timed in windows of 10 ms, as long as
+a few rounds: in a burst before the suite and after it, and one window about every second between the
+suite's benchmarks (the run record's `noise_samples`). Three figures come of it: the spread
 within a burst (IQR over median: the noise any row's rounds see), the spread of the samples over the run
 (how far the machine's own speed moved while it ran: what makes rows spread and two runs differ), and
 the drift between the bursts. A run is steady when all three stay within STEADY_DRIFT and STEADY_SPREAD;
@@ -35,13 +36,14 @@ def over_the_run(samples: list[dict[str, float]]) -> dict[str, Any] | None:
 
 def summary(before: dict[str, float], after: dict[str, float],
             samples: list[dict[str, float]] | None = None) -> dict[str, Any]:
-    """The JSON's `tensorbench.noise`: both bursts, the samples over the run and their spread, the drift
-    between the bursts, the largest spread, and whether that is steady."""
+    """The JSON's `tensorbench.noise`: both bursts, the samples' summary over the run (the samples
+    themselves stay in `tensorbench.noise_samples`), the drift between the bursts, the largest spread,
+    and whether that is steady."""
     drift = after["median_s"] / before["median_s"] - 1
     during = over_the_run(samples or [])
     spread = max([b["iqr_s"] / b["median_s"] for b in (before, after)] + ([during["spread"]] if during else []))
     return {"probe": before.get("probe", "NumPy float32 matmul, 256 x 256"), "before": before, "after": after,
-            "during": during, "sampled": samples or [], "drift": drift, "spread": spread,
+            "during": during, "drift": drift, "spread": spread,
             "steady": abs(drift) <= STEADY_DRIFT and spread <= STEADY_SPREAD}
 
 

@@ -85,15 +85,16 @@ def test_the_run_says_where_its_time_went(smoke_run):
 
 
 def test_the_run_says_how_noisy_its_machine_was(smoke_run):
-    """A probe timed before and after the suite and between its benchmarks: its drift, its spreads and its samples in the JSON, and a closing line."""
+    """A probe timed before and after the suite and between its benchmarks: its drift, its spreads and
+    its samples in the JSON, and a closing line; the report says it too."""
     result, document = smoke_run
     noise = document["tensorbench"]["noise"]
     assert noise["before"]["at"] < noise["after"]["at"] and noise["before"]["median_s"] > 0
     assert noise["drift"] == pytest.approx(noise["after"]["median_s"] / noise["before"]["median_s"] - 1)
     assert noise["spread"] >= 0 and isinstance(noise["steady"], bool)
-    assert noise["sampled"] and all(s["s"] > 0 and noise["before"]["at"] < s["at"] < noise["after"]["at"]
-                                    for s in noise["sampled"])  # the first at the first benchmark
-    assert noise["sampled"] == document["tensorbench"]["noise_samples"]
+    samples = document["tensorbench"]["noise_samples"]  # the first at the first benchmark
+    assert samples and all(s["s"] > 0 and noise["before"]["at"] < s["at"] < noise["after"]["at"] for s in samples)
+    assert noise["during"] is None or noise["during"]["count"] == len(samples)
     assert "tensorbench: noise: " in result.stdout
     out = Path(result.args[result.args.index("--output") + 1])
     for report in ("report.md", "report.html"):  # the reader of the report is told too

@@ -31,9 +31,12 @@ def _operands() -> tuple[np.ndarray, np.ndarray]:
     return rng.random((256, 256), dtype=np.float32), rng.random((256, 256), dtype=np.float32)
 
 
-def window(seconds: float = WINDOW_S) -> float:
-    """Seconds per probe call, over calls looped for at least `seconds` (at least one call)."""
+def window(seconds: float = WINDOW_S, warm_calls: int = 0) -> float:
+    """Seconds per probe call, over calls looped for at least `seconds` (at least one call), after
+    `warm_calls` untimed ones."""
     a, b = _operands()
+    for _ in range(warm_calls):
+        a @ b
     calls, started = 0, time.perf_counter()
     while True:
         a @ b
@@ -46,15 +49,13 @@ def window(seconds: float = WINDOW_S) -> float:
 def burst(seconds: float = 0.3, window_s: float = WINDOW_S) -> dict[str, float]:
     """The probe timed in windows for `seconds`, after WARM_CALLS untimed calls: when, the windows'
     median, IQR and fastest (s per call), and how many windows."""
-    a, b = _operands()
-    for _ in range(WARM_CALLS):
-        a @ b
+    window(0.0, WARM_CALLS)  # the warm-up, untimed: `seconds` are the windows' own
     windows, started = [], time.perf_counter()
     while not windows or time.perf_counter() - started < seconds:
         windows.append(window(window_s))
     q1, median, q3 = np.percentile(windows, [25, 50, 75])
-    return {"probe": PROBE, "at": time.time(), "median_s": float(median), "iqr_s": float(q3 - q1), "min_s": float(min(windows)),
-            "windows": len(windows), "window_s": window_s}
+    return {"probe": PROBE, "at": time.time(), "median_s": float(median), "iqr_s": float(q3 - q1),
+            "min_s": float(min(windows)), "windows": len(windows), "window_s": window_s}
 
 
 class Sampler:
@@ -65,8 +66,5 @@ class Sampler:
 
     def maybe_sample(self) -> None:
         if time.perf_counter() - self.last >= self.every_s:
-            a, b = _operands()
-            for _ in range(SAMPLE_WARM_CALLS):
-                a @ b
-            self.samples.append({"at": time.time(), "s": window()})
+            self.samples.append({"at": time.time(), "s": window(warm_calls=SAMPLE_WARM_CALLS)})
             self.last = time.perf_counter()
