@@ -88,6 +88,38 @@ def test_errors_in_blocks_are_the_whole_arrays_errors(monkeypatch):
     assert errors(np.zeros(0), np.zeros(0)) == (0.0, 0.0)
 
 
+@pytest.mark.parametrize("part", [slice(0, 4), slice(3, 9), slice(5, 12), slice(18, 30), slice(20, 23)])
+def test_a_repeated_block_is_np_resize_in_every_part(part):
+    """The stream check's reference (a random block repeated to the array's length) is np.resize's,
+    inside one repeat, across repeats and past the end, without making the whole array."""
+    from tensorbench.workloads.ceilings import repeated
+
+    block = np.arange(7.0)
+    np.testing.assert_array_equal(repeated(block, 23, part), np.resize(block, 23)[part])
+
+
+@pytest.mark.parametrize("mode", ["eager", "graph", "xla"])
+def test_a_checks_view_of_a_variable_keeps_its_values_when_the_variable_is_updated(mode):
+    """to_numpy views a TensorFlow Variable rather than copying it (a GiB of stream array); a later
+    update must not reach into what a check was given, nor may a check write to the Variable."""
+    import tensorflow as tf
+    from tensorbench.workloads.keras_backend import to_numpy
+    from tensorbench.workloads.tf_execution import compile_for_mode
+
+    variable = tf.Variable(tf.ones([64]))
+
+    def add_one():
+        variable.assign_add(tf.ones([64]), read_value=False)
+
+    update = compile_for_mode(add_one, mode)
+    update()
+    seen = to_numpy(variable)
+    update()
+    np.testing.assert_array_equal(seen, np.full(64, 2.0))
+    np.testing.assert_array_equal(to_numpy(variable), np.full(64, 3.0))
+    assert not seen.flags.writeable
+
+
 @pytest.mark.parametrize("dtype, scale", [("float64", 1.01), ("float32", 1.01), ("bfloat16", 1.02),
                                           ("float16", 1.02)])
 @pytest.mark.parametrize("n", [8, 4096])

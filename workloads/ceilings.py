@@ -24,7 +24,7 @@ from .keras_backend import to_numpy
 from .profiles import grid, sweep
 from .registry import register
 from .tensor_ops import DTYPES, MatMul
-from .tf_execution import compile_for_mode, in_scope, on_device
+from .tf_execution import compile_for_mode, in_scope
 
 SATURATING_N = {"CPU": 2048, "numpy": 2048, "GPU": 8192, "TPU": 8192}
 """Square matmul sizes that saturate a device (doctor's CPU figure at n=1024 was 6% under n=4096's)."""
@@ -38,18 +38,36 @@ CACHE_MULTIPLE = 4
 RANDOM_BLOCK = 2**20
 
 
+@functools.lru_cache(maxsize=4)
+def random_blocks(elements: int, count: int) -> tuple[np.ndarray, ...]:
+    """`count` read-only blocks of min(elements, RANDOM_BLOCK) random float32 (seed 0): each input of
+    `elements` is its block repeated, so that an element moved by less than a block changes the result,
+    and the input is made whole only where it is used (on the device)."""
+    rng = np.random.default_rng(0)
+    blocks = tuple(rng.random(min(elements, RANDOM_BLOCK), dtype=np.float32) for _ in range(count))
+    for values in blocks:
+        values.flags.writeable = False
+    return blocks
+
+
 @functools.lru_cache(maxsize=1)
 def random_inputs(elements: int, count: int) -> tuple[np.ndarray, ...]:
-    """`count` float32 arrays, read-only, made once for the cases that share them (the stream ceiling on
-    each device; the ceiling finder's STREAM kernels of one size): a block of RANDOM_BLOCK random values
-    (seed 0) repeated, so that an element moved by less than a block changes the result (drawing two
-    arrays of 420 MiB whole, four times a 105 MiB cache, took 1.2 s on the development VM)."""
-    rng = np.random.default_rng(0)
-    arrays = tuple(np.resize(rng.random(min(elements, RANDOM_BLOCK), dtype=np.float32), elements)
-                   for _ in range(count))
+    """random_blocks() repeated to `elements` each, read-only, made once for the cases that share them
+    (the ceiling finder's STREAM kernels of one size)."""
+    arrays = tuple(np.resize(block, elements) for block in random_blocks(elements, count))
     for values in arrays:
         values.flags.writeable = False
     return arrays
+
+
+def repeated(block: np.ndarray, elements: int, part: slice) -> np.ndarray:
+    """Elements `part` of `block` repeated to `elements` (np.resize's), without making the whole: a view
+    where the part lies inside one repeat."""
+    start, stop, _ = part.indices(elements)
+    offset = start % block.size
+    if offset + stop - start <= block.size:
+        return block[offset:offset + stop - start]
+    return block[np.arange(start, stop) % block.size]
 
 
 def cache_bytes(kind: str) -> int:
@@ -104,14 +122,21 @@ class Stream(Workload):
         cache = cache_bytes(device.kind)
         self.elements = CACHE_MULTIPLE * cache // self.itemsize if self.size == "saturating" else self.size
         self._extra_info.update(elements=self.elements, cache_bytes=cache)
-        self.host_x, self.host_y = random_inputs(self.elements, 2)
+        x0, y = random_blocks(self.elements, 2)
+        self.expected = x0.astype(np.float64) + y  # x after one step, a block of it
+        # each array is made once, where it is used: a fresh GiB cost 4 s of page faults on a VM
         if device.kind == "numpy":
-            self.x, self.y = self.host_x.copy(), self.host_y.copy()
+            self.x, self.y = np.resize(x0, self.elements), np.resize(y, self.elements)
             self.fn = lambda: np.add(self.x, self.y, out=self.x)
             return
-        self.x = in_scope(tf.Variable(self.host_x))  # one copy, on the device in scope (a tensor first: two)
-        self.y = on_device(self.host_y, self.dtype)
+        self.x = in_scope(tf.Variable(self._on_device(x0)))
+        self.y = in_scope(self._on_device(y))
         self.fn = compile_for_mode(self._add, mode)
+
+    def _on_device(self, block: np.ndarray) -> tf.Tensor:
+        """`block` repeated to the array's elements by tf.tile, an op: on the tf.device in scope."""
+        reps = -(-self.elements // block.size)
+        return tf.tile(tf.cast(tf.constant(block), self.dtype), [reps])[:self.elements]
 
     def _add(self):
         self.x.assign_add(self.y, read_value=False)  # returns nothing: graph mode reads nothing back
@@ -121,6 +146,6 @@ class Stream(Workload):
 
     def check(self, outputs):
         """After one step x is x0 + y, element by element (float64 of the float32 inputs, a block at a
-        time: two arrays of 420 MiB whole in float64 would be 1.7 GiB)."""
+        time: two arrays of 1 GiB whole in float64 would be 4 GiB)."""
         return assert_close("stream x += y", to_numpy(self.x),
-                            lambda part: self.host_x[part].astype(np.float64) + self.host_y[part], self.dtype)
+                            lambda part: repeated(self.expected, self.elements, part), self.dtype)
