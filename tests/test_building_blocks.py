@@ -98,6 +98,16 @@ def test_a_repeated_block_is_np_resize_in_every_part(part):
     np.testing.assert_array_equal(repeated(block, 23, part), np.resize(block, 23)[part])
 
 
+@pytest.mark.parametrize("elements", [7, 21, 23])
+def test_an_array_refilled_with_a_block_is_np_resize_of_it(elements):
+    """How the STREAM kernels reset their arrays between cases, in place."""
+    from tensorbench.workloads.ceilings import refill
+
+    block, array = np.arange(7.0), np.full(elements, np.nan)
+    refill(array, block)
+    np.testing.assert_array_equal(array, np.resize(block, elements))
+
+
 @pytest.mark.parametrize("mode", ["eager", "graph", "xla"])
 def test_a_checks_view_of_a_variable_keeps_its_values_when_the_variable_is_updated(mode):
     """to_numpy views a TensorFlow Variable rather than copying it (a GiB of stream array); a later

@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from .base import Workload, chart_roles
-from .ceilings import cache_bytes, random_inputs
+from .ceilings import cache_bytes, random_blocks, refill, repeated, tiled
 from .checks import assert_close
 from .keras_backend import to_numpy
 from .profiles import grid, sweep
@@ -33,7 +33,11 @@ from .registry import register
 from .tensor_ops import MatMul
 from .tf_execution import compile_for_mode, in_scope, on_device
 
-SQUARES = {"smoke": [64], "quick": [1024, 2048, 4096], "full": [512, 1024, 1536, 2048, 3072, 4096, 6144, 8192]}
+SQUARES = {"smoke": [64], "quick": [1024, 2048], "full": [512, 1024, 1536, 2048, 3072, 4096, 6144, 8192]}
+"""Square sizes. Not 4096 in quick: the 4096-cube never gave a quick sweep's best. The best float32 came
+from 4096 x 1024 x 4096 on the 2-core AMD EPYC VM (211.7 GFLOP/s) and on the Intel Xeon VM of 2026-12-02
+(306.6 best round, the 4096-cube 299.8; bfloat16 163.3 and 161.5), while the 4096-cube's three rows
+took 17 to 20 s of a 62 to 65 s quick sweep there (bfloat16 at 1 s a call, 5 rounds)."""
 # M, K, N apart (wide, tall and deep products, as transformers and convolutions make them) and sizes off
 # the multiples of 64 that kernels are tiled for
 SHAPES = {"smoke": [(64, 32, 48)], "quick": [(4096, 1024, 4096), (1000, 1000, 1000)],
@@ -121,21 +125,22 @@ STREAM_SIZES = {"smoke": [1], "quick": [4, 256], "full": [1, 4, 16, 64, 256, 102
 (quick: one inside, one beyond, within its 60 s; thorough: the levels between)."""
 
 
-def _stream_inputs(elements: int) -> dict[str, np.ndarray]:
-    """Arrays a, b and c of random float32 (seed 0), read-only: shared by the kernels of one size, each
-    of which copies them into arrays of its own."""
-    return dict(zip("abc", random_inputs(elements, 3)))
+def _stream_blocks(elements: int) -> dict[str, np.ndarray]:
+    """The random blocks that arrays a, b and c repeat (ceilings.random_blocks), shared by the kernels
+    of one size."""
+    return dict(zip("abc", random_blocks(elements, 3)))
 
 
 @functools.lru_cache(maxsize=4)
 def _stream_arrays(device_id: str, elements: int) -> dict[str, np.ndarray | tf.Variable]:
     """The arrays the kernels of one size and device work on, made once (NumPy arrays, or Variables on
-    the tf.device in scope) and reset from the inputs by each kernel's setup: a fresh 256 MiB array costs
-    its page faults (0.36 s a Variable on the development VM, 0.13 s to assign one in place)."""
-    host = _stream_inputs(elements)
+    the tf.device in scope) and reset from the blocks by each kernel's setup: a fresh 256 MiB array costs
+    its page faults (0.36 s a Variable on the development VM, 0.13 s to assign one in place; on a VM
+    that backs its memory on first touch, 1 s)."""
+    blocks = _stream_blocks(elements)
     if device_id == "numpy":
-        return {name: values.copy() for name, values in host.items()}
-    return {name: in_scope(tf.Variable(values)) for name, values in host.items()}
+        return {name: np.resize(block, elements) for name, block in blocks.items()}
+    return {name: in_scope(tf.Variable(tiled(block, elements))) for name, block in blocks.items()}
 
 
 @register
@@ -148,7 +153,7 @@ class StreamKernel(Workload):
     roles = chart_roles(ceiling="bandwidth", sweep="size_mib", measure="gbps")
     numpy_baseline = True
     modes = ("xla",)
-    # size by size, so that the cases of one size share their inputs (_stream_inputs)
+    # size by size, so that the cases of one size share their arrays (_stream_arrays)
     sweeps = sweep(**{profile: sorted(grid(kernel=list(KERNELS), size_mib=sizes), key=lambda p: p["size_mib"])
                       for profile, sizes in STREAM_SIZES.items()})
 
@@ -164,13 +169,13 @@ class StreamKernel(Workload):
 
     def setup(self, device, mode):
         self._extra_info.update(cache_bytes=cache_bytes(device.kind), formula=KERNELS[self.kernel][1])
-        self.host = _stream_inputs(self.elements)
+        self.blocks = _stream_blocks(self.elements)
         self.arrays = _stream_arrays(device.id, self.elements)
-        for name, values in self.host.items():  # each kernel starts from the inputs
+        for name, block in self.blocks.items():  # each kernel starts from the inputs
             if device.kind == "numpy":
-                np.copyto(self.arrays[name], values)
+                refill(self.arrays[name], block)
             else:
-                self.arrays[name].assign(values, read_value=False)
+                self.arrays[name].assign(tiled(block, self.elements), read_value=False)
         self.fn = self._numpy_kernel if device.kind == "numpy" else compile_for_mode(self._tf_kernel, mode)
 
     def _tf_kernel(self):
@@ -215,7 +220,7 @@ class StreamKernel(Workload):
     def _expected(self, part: slice) -> np.ndarray:
         """The formula in float64 of the inputs, for one block of the elements (checks.errors): at 256
         MiB an array, the whole in float64 would be half a GiB."""
-        a, b, c = (self.host[name][part] for name in "abc")
+        a, b, c = (repeated(self.blocks[name], self.elements, part) for name in "abc")
         expected = (c if self.kernel in ("scale", "triad") else a).astype(np.float64)
         if self.kernel in ("scale", "triad"):
             expected *= Q

@@ -50,16 +50,6 @@ def random_blocks(elements: int, count: int) -> tuple[np.ndarray, ...]:
     return blocks
 
 
-@functools.lru_cache(maxsize=1)
-def random_inputs(elements: int, count: int) -> tuple[np.ndarray, ...]:
-    """random_blocks() repeated to `elements` each, read-only, made once for the cases that share them
-    (the ceiling finder's STREAM kernels of one size)."""
-    arrays = tuple(np.resize(block, elements) for block in random_blocks(elements, count))
-    for values in arrays:
-        values.flags.writeable = False
-    return arrays
-
-
 def repeated(block: np.ndarray, elements: int, part: slice) -> np.ndarray:
     """Elements `part` of `block` repeated to `elements` (np.resize's), without making the whole: a view
     where the part lies inside one repeat."""
@@ -68,6 +58,19 @@ def repeated(block: np.ndarray, elements: int, part: slice) -> np.ndarray:
     if offset + stop - start <= block.size:
         return block[offset:offset + stop - start]
     return block[np.arange(start, stop) % block.size]
+
+
+def refill(array: np.ndarray, block: np.ndarray) -> None:
+    """`array` set to `block` repeated (np.resize's), in place: no fresh memory."""
+    whole = array.size - array.size % block.size
+    np.copyto(array[:whole].reshape(-1, block.size), block)
+    np.copyto(array[whole:], block[:array.size - whole])
+
+
+def tiled(block: np.ndarray, elements: int, dtype: str = "float32") -> tf.Tensor:
+    """`block` repeated to `elements` by tf.tile, an op: made on the tf.device in scope, not on the host."""
+    reps = -(-elements // block.size)
+    return tf.tile(tf.cast(tf.constant(block), dtype), [reps])[:elements]
 
 
 def cache_bytes(kind: str) -> int:
@@ -129,14 +132,9 @@ class Stream(Workload):
             self.x, self.y = np.resize(x0, self.elements), np.resize(y, self.elements)
             self.fn = lambda: np.add(self.x, self.y, out=self.x)
             return
-        self.x = in_scope(tf.Variable(self._on_device(x0)))
-        self.y = in_scope(self._on_device(y))
+        self.x = in_scope(tf.Variable(tiled(x0, self.elements, self.dtype)))
+        self.y = in_scope(tiled(y, self.elements, self.dtype))
         self.fn = compile_for_mode(self._add, mode)
-
-    def _on_device(self, block: np.ndarray) -> tf.Tensor:
-        """`block` repeated to the array's elements by tf.tile, an op: on the tf.device in scope."""
-        reps = -(-self.elements // block.size)
-        return tf.tile(tf.cast(tf.constant(block), self.dtype), [reps])[:self.elements]
 
     def _add(self):
         self.x.assign_add(self.y, read_value=False)  # returns nothing: graph mode reads nothing back
