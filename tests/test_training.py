@@ -50,6 +50,27 @@ def test_each_model_learns_from_its_teacher(cpu, model):
     assert history[-1] < history[0] and "fell" in verified
 
 
+def test_the_first_batch_is_checked_once_for_the_cases_that_share_it(cpu, monkeypatch):
+    """Batch sizes and optimizers of one model check the very same first batch: computed once, and again
+    for other initial weights; a wrong one is not kept (the twin test in test_checks_can_fail corrupts it)."""
+    from tensorbench.workloads import model_training
+
+    monkeypatch.setattr(model_training, "FIRST_BATCH_CHECKED", {})
+    verdicts = []
+    for batch_size, optimizer in ((32, "rmsprop"), (64, "sgd")):  # both check 32 samples (CHECKED_SAMPLES)
+        workload = Train(model="mlp", batch_size=batch_size, samples=64, optimizer=optimizer)
+        with device_scope(cpu):
+            workload.setup(cpu, "graph")
+            verdicts.append(workload.check_first_batch())
+            workload.initial_weights = [w * 0.5 for w in workload.initial_weights]
+            verdicts.append(workload.check_first_batch())
+        workload.teardown()
+    assert "earlier case" not in verdicts[0] and "earlier case" not in verdicts[1]
+    assert verdicts[2:] == [f"{v} (computed for an earlier case: the same model, weights and batch)"
+                            for v in verdicts[:2]]
+    assert len(model_training.FIRST_BATCH_CHECKED) == 2
+
+
 def test_a_model_that_does_not_learn_fails(cpu, monkeypatch):
     from tensorbench.workloads.base import CheckFailed
 
