@@ -175,8 +175,10 @@ def roofline(table: pd.DataFrame) -> Figure | None:
 
 
 def first_call_vs_steady(table: pd.DataFrame) -> Figure | None:
-    """The first call (tracing, XLA or Keras compilation) against the warm call, per benchmark."""
-    rows = table[table["first_call_s"].notna() & table["median_s"].notna()]
+    """The first call (tracing, XLA or Keras compilation) against the warm call, per benchmark; not the
+    cases whose first call ran on a trace an earlier case made (extra_info's traced_in_first_call)."""
+    traced = table["traced_in_first_call"].ne(False) if "traced_in_first_call" in table else True
+    rows = table[table["first_call_s"].notna() & table["median_s"].notna() & traced]
     if rows.empty:
         return None
     fig, ax = plt.subplots(figsize=(8, 5.5))

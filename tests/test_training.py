@@ -50,6 +50,33 @@ def test_each_model_learns_from_its_teacher(cpu, model):
     assert history[-1] < history[0] and "fell" in verified
 
 
+@pytest.mark.parametrize("optimizer", ["adagrad", "adam"])  # accumulators that start at 0.1; a step count
+def test_the_batch_sizes_of_one_model_share_its_trace_and_start_where_a_fresh_build_does(cpu, monkeypatch, optimizer):
+    """A case that differs from the one before only in batch size runs on that case's compiled model, reset
+    to the weights and optimizer state it was built with: its epochs' losses are a fresh build's, and its
+    extra_info says its first call did not trace. Another optimizer is another model."""
+    from tensorbench.workloads import model_training
+
+    monkeypatch.setattr(model_training, "SHARED_MODEL", {})
+
+    def fit(batch_size, optimizer=optimizer):
+        workload = Train(model="mlp", batch_size=batch_size, samples=64, optimizer=optimizer)
+        with device_scope(cpu):
+            workload.setup(cpu, "graph")
+            workload.check(workload.step())
+        info = workload.extra_info()
+        workload.teardown()
+        return info["loss_history"], info["traced_in_first_call"]
+
+    fresh, traced = fit(32)
+    model_training.SHARED_MODEL.clear()
+    _, first_traced = fit(16)
+    shared, shared_traced = fit(32)
+    _, other_traced = fit(32, "sgd")
+    assert traced and first_traced and not shared_traced and other_traced
+    assert shared == pytest.approx(fresh, rel=1e-6)
+
+
 def test_the_first_batch_is_checked_once_for_the_cases_that_share_it(cpu, monkeypatch):
     """Batch sizes and optimizers of one model check the very same first batch: computed once, and again
     for other initial weights; a wrong one is not kept (the twin test in test_checks_can_fail corrupts it)."""

@@ -34,10 +34,15 @@ def on_device(array: np.ndarray, dtype: str) -> tf.Tensor:
     return in_scope(tf.identity(tf.cast(tf.convert_to_tensor(array), dtype)))  # cast: float64 -> bfloat16 too
 
 
+def current_device() -> str:
+    """The innermost tf.device scope's name, "" outside any."""
+    return context.context().device_name or ""
+
+
 def in_scope(value):
     """`value` (a tensor or Variable), after checking that it lives on the current tf.device; raises
     CheckFailed if it landed elsewhere."""
-    scope = context.context().device_name or ""  # the innermost tf.device scope; "" outside any
+    scope = current_device()
     if scope and _device_tail(value.device) != _device_tail(scope):
         raise CheckFailed(f"input landed on {value.device}, not on {scope}")
     return value
