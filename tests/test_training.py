@@ -77,6 +77,20 @@ def test_the_batch_sizes_of_one_model_share_its_trace_and_start_where_a_fresh_bu
     assert shared == pytest.approx(fresh, rel=1e-6)
 
 
+def test_evaluate_and_predict_each_trace_their_own_first_call(cpu, monkeypatch):
+    from tensorbench.workloads import model_training
+
+    monkeypatch.setattr(model_training, "SHARED_MODEL", {})
+    traced = []
+    for method, batch_size in (("evaluate", 16), ("predict", 16), ("predict", 32)):
+        workload = Inference(model="mlp", method=method, batch_size=batch_size, samples=64)
+        with device_scope(cpu):
+            workload.setup(cpu, "graph")
+        traced.append(workload.extra_info()["traced_in_first_call"])
+        workload.teardown()
+    assert traced == [True, True, False]
+
+
 def test_the_first_batch_is_checked_once_for_the_cases_that_share_it(cpu, monkeypatch):
     """Batch sizes and optimizers of one model check the very same first batch: computed once, and again
     for other initial weights; a wrong one is not kept (the twin test in test_checks_can_fail corrupts it)."""

@@ -196,12 +196,13 @@ class _ModelWorkload(KerasWorkload):
         """Seeded model under a precision policy, data on the device (one-hot targets where the loss or
         metric wants them). With `share`, the model compiled for the case before is taken, at the weights
         and optimizer state it was built with, where that case differed from this one only in batch size
-        (SHARED_MODEL)."""
+        (SHARED_MODEL; a case that differs in any other parameter, predict from evaluate included, builds
+        its own)."""
         self.seed_everything()
         keras.mixed_precision.set_global_policy(policy)
         spec = MODELS[self.params["model"]]
-        key = (type(self).__name__, self.params["model"], self.params["samples"], loss, metric, optimizer, policy,
-               mode, self.dtype, current_device())
+        others = tuple(sorted((name, str(value)) for name, value in self.params.items() if name != "batch_size"))
+        key = (type(self).__name__, others, loss, metric, optimizer, policy, mode, current_device())
         shared = SHARED_MODEL.get(key) if share else None
         fresh = shared is None
         if fresh:
