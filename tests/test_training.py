@@ -73,7 +73,9 @@ def test_the_batch_sizes_of_one_model_share_its_trace_and_start_where_a_fresh_bu
     _, first_traced = fit(16)
     shared, shared_traced = fit(32)
     _, other_traced = fit(32, "sgd")
-    assert traced and first_traced and not shared_traced and other_traced
+    monkeypatch.setitem(OPTIMIZERS, "sgd", lambda: __import__("keras").optimizers.SGD(learning_rate=0.5))
+    _, other_settings_traced = fit(16, "sgd")  # the same name, another optimizer
+    assert traced and first_traced and not shared_traced and other_traced and other_settings_traced
     assert shared == pytest.approx(fresh, rel=1e-6)
 
 
@@ -97,6 +99,7 @@ def test_the_first_batch_is_checked_once_for_the_cases_that_share_it(cpu, monkey
     from tensorbench.workloads import model_training
 
     monkeypatch.setattr(model_training, "FIRST_BATCH_CHECKED", {})
+    monkeypatch.setattr(model_training, "SHARED_MODEL", {})
     verdicts = []
     for batch_size, optimizer in ((32, "rmsprop"), (64, "sgd")):  # both check 32 samples (CHECKED_SAMPLES)
         workload = Train(model="mlp", batch_size=batch_size, samples=64, optimizer=optimizer)

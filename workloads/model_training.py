@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 from types import SimpleNamespace
 from typing import Any
 
@@ -202,7 +203,8 @@ class _ModelWorkload(KerasWorkload):
         keras.mixed_precision.set_global_policy(policy)
         spec = MODELS[self.params["model"]]
         others = tuple(sorted((name, str(value)) for name, value in self.params.items() if name != "batch_size"))
-        key = (type(self).__name__, others, loss, metric, optimizer, policy, mode, current_device())
+        settings = json.dumps(self.make_optimizer(optimizer).get_config(), sort_keys=True, default=str)
+        key = (type(self).__name__, others, loss, metric, settings, policy, mode, current_device())
         shared = SHARED_MODEL.get(key) if share else None
         fresh = shared is None
         if fresh:
