@@ -255,10 +255,19 @@ def _against(row: pd.Series) -> str:
     """The best figure against what a healthy device reaches, the datasheet, and a CPU's derived peak."""
     parts = []
     for name, gflops, what in (("achievable", "achievable_gflops", "{}% of what a healthy {}"),
-                               ("datasheet", "datasheet_gflops", "{}% of the {}"),
-                               (None, "derived_peak_gflops", "{}% of {} derived from cores, clock and vectors")):
+                               ("datasheet", "datasheet_gflops", "{}% of the {}")):
         peak = row.get(gflops)
         if pd.notna(peak) and peak:
-            label = row.get(name) if name else f"{peak:,.0f} GFLOP/s"
-            parts.append(what.format(f"{100 * row['figure'] / peak:.0f}", label))
+            parts.append(what.format(f"{100 * row['figure'] / peak:.0f}", row.get(name)))
+    derived = row.get("derived_peak_gflops")
+    if pd.notna(derived) and derived:
+        parts.append(derived_share(row["figure"], derived))
     return "; ".join(parts)
+
+
+def derived_share(gflops: float, derived: float) -> str:
+    """A figure's share of the CPU's derived peak, saying why where it is over it: the derivation takes the
+    advertised clock (2.30 GHz on the Intel Xeon VM of 2026-12-02, where float32 matmul reached 104 to 108%
+    of the peak derived from it), and cores under turbo run faster."""
+    text = f"{100 * gflops / derived:.0f}% of {derived:,.0f} GFLOP/s derived from cores, clock and vectors"
+    return text + (" (over it: the cores ran faster than the advertised clock it assumes)" if gflops > derived else "")

@@ -156,7 +156,7 @@ def speed_checks(device, tf32: bool) -> list[Check]:
     import tensorflow as tf
     from tensorbench.workloads.devices import device_scope
 
-    from .ceilings import achievable_peak, datasheet_peak, derived_cpu_peak
+    from .ceilings import achievable_peak, datasheet_peak, derived_cpu_peak, derived_share
 
     checks = []
     dtypes = ["float32"] + (["bfloat16", "float16"] if device.kind in ("GPU", "TPU") else [])
@@ -180,7 +180,7 @@ def speed_checks(device, tf32: bool) -> list[Check]:
         derived = derived_cpu_peak(cpu_info(), cpu_cores()).get(dtype) if device.kind == "CPU" else None
         if derived:
             figures.update(derived_peak_gflops=derived, pct_of_derived=100 * gflops / derived)
-            shares.append(f"{100 * gflops / derived:.0f}% of {derived:,.0f} GFLOP/s derived from cores, clock and vectors")
+            shares.append(derived_share(gflops, derived))
         reason += f", {'; '.join(shares)}" if shares else f" (no published or derived peak known for {device.name})"
         if status == "warn":
             reason += " (well under: clocks, power, thermals or a busy device?)"

@@ -175,6 +175,15 @@ def test_published_and_derived_peaks_stand_beside_the_measured_ones():
     assert derived_cpu_peak({**xeon, "flags": xeon["flags"][:-1]}, 2)["bfloat16"] == pytest.approx(512.0)
 
 
+def test_a_figure_over_the_derived_peak_says_why():
+    """The derived peak takes the advertised clock; a figure over it names that, one under it does not."""
+    from tensorbench.scripts.ceilings import derived_share
+
+    assert derived_share(250.0, 294.0) == "85% of 294 GFLOP/s derived from cores, clock and vectors"
+    assert derived_share(306.7, 294.0).startswith("104% of 294 GFLOP/s derived from cores, clock and vectors (over it:")
+    assert "advertised clock" in derived_share(306.7, 294.0)
+
+
 def test_the_ceiling_command_shows_no_untimeable_best_and_no_nan_label(tmp_path):
     """`tensorbench ceiling`'s closing table takes its bests as the ceilings do (a row too short or with too
     few rounds to time is not a ceiling), and names a row written before labels by its id."""
