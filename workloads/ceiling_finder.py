@@ -139,7 +139,7 @@ def _stream_arrays(device_id: str, elements: int) -> dict[str, np.ndarray | tf.V
     that backs its memory on first touch, 1 s)."""
     blocks = _stream_blocks(elements)
     if device_id == "numpy":
-        return {name: np.resize(block, elements) for name, block in blocks.items()}
+        return {name: np.empty(elements, np.float32) for name in blocks}  # filled by each kernel's setup
     return {name: in_scope(tf.Variable(tiled(block, elements))) for name, block in blocks.items()}
 
 

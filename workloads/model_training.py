@@ -203,13 +203,14 @@ class _ModelWorkload(KerasWorkload):
         keras.mixed_precision.set_global_policy(policy)
         spec = MODELS[self.params["model"]]
         others = tuple(sorted((name, str(value)) for name, value in self.params.items() if name != "batch_size"))
-        settings = json.dumps(self.make_optimizer(optimizer).get_config(), sort_keys=True, default=str)
+        made = self.make_optimizer(optimizer)  # its settings in the key: a name alone can hide other ones
+        settings = json.dumps(made.get_config(), sort_keys=True, default=str)
         key = (type(self).__name__, others, loss, metric, settings, policy, mode, current_device())
         shared = SHARED_MODEL.get(key) if share else None
         fresh = shared is None
         if fresh:
             SHARED_MODEL.clear()  # one model kept at a time: its memory is free before the next is built
-            shared = self._compiled(spec, mode, loss, metric, optimizer)
+            shared = self._compiled(spec, mode, loss, metric, made)
             if share:
                 SHARED_MODEL[key] = shared
         else:
@@ -225,7 +226,8 @@ class _ModelWorkload(KerasWorkload):
         self.dataset = (tf.data.Dataset.from_tensor_slices((self.x, self.y)).batch(self.batch_size).cache()
                         .with_options(quiet_pipeline()))
 
-    def _compiled(self, spec, mode: str, loss: str, metric: str, optimizer: str) -> SimpleNamespace:
+    def _compiled(self, spec, mode: str, loss: str, metric: str,
+                  optimizer: keras.optimizers.Optimizer) -> SimpleNamespace:
         """A fresh model compiled for `mode`, its data on the device, and the state it starts from."""
         built = SimpleNamespace()
         built.host_x, built.host_labels = synthetic_data(self.params["model"], self.params["samples"])
@@ -237,7 +239,7 @@ class _ModelWorkload(KerasWorkload):
         built.model = spec.build()
         built.initial_weights = built.model.get_weights()
         built.loss_fn = LOSSES[loss][0]()
-        built.optimizer = self.make_optimizer(optimizer)
+        built.optimizer = optimizer
         metrics = [METRICS[metric][0]()] if metric else []
         built.model.compile(optimizer=built.optimizer, loss=built.loss_fn, metrics=metrics, **compile_options(mode))
         if self.trains:  # the optimizer's variables made now, so that each case can start from them
