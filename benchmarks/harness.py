@@ -65,10 +65,19 @@ def settled(calls: list[float]) -> bool:
     return max(latest, before) <= SETTLED * min(latest, before)
 
 
+def too_slow_to_settle(calls: list[float], budget: float) -> bool:
+    """settled() compares quarters of at least SETTLE_CALLS calls: a step whose calls are so slow that
+    the warm-up's budget holds fewer than four quarters of them (an epoch of fit in the quick profile)
+    would only run to the budget, even at its fastest call. Such a call does its warming inside itself (an epoch is dozens of
+    batches), so the profile's warmup_calls are enough, as pyperf warms up with one value a process."""
+    return 4 * SETTLE_CALLS * min(calls) > budget  # the fastest: a fresh step's first calls can be slow
+
+
 def warm_up(timed, rounds: Rounds) -> float:
     """Call `timed` until its time settles: at least warmup_calls times (and once) and for at least
     LEAST_WARMUP_SHARE of warmup_time, then on until settled(), for at most warmup_time seconds (max_time
-    when that is longer) in all. Return the fastest call's duration. The rounds are counted from it, so
+    when that is longer) in all; a step too slow to settle in that time (too_slow_to_settle) stops at
+    warmup_calls. Return the fastest call's duration. The rounds are counted from it, so
     that they last at least max_time: counted from the last call, a warm-up whose last call took 8.7 to 10.5 ms
     (as the rounds counted from it imply), where the timed calls took 5.6 to 5.9 ms, left a row timed for 0.11 to 0.13 s of the 0.2 s asked
     (CI, 2026-12-01).
@@ -88,8 +97,11 @@ def warm_up(timed, rounds: Rounds) -> float:
         elapsed = time.perf_counter() - started
         if elapsed >= budget:
             break
-        if (len(calls) >= max(rounds.warmup_calls, 1, next_check)
-                and elapsed >= LEAST_WARMUP_SHARE * rounds.warmup_time):
+        if len(calls) < max(rounds.warmup_calls, 1) or elapsed < LEAST_WARMUP_SHARE * rounds.warmup_time:
+            continue
+        if too_slow_to_settle(calls, budget):
+            break
+        if len(calls) >= next_check:
             if settled(calls):
                 break
             next_check = math.ceil(len(calls) * CHECK_GROWTH)

@@ -265,6 +265,29 @@ def test_the_warm_up_goes_on_until_the_calls_settle():
     assert 0.05 <= time.perf_counter() - started < 0.5
 
 
+def test_a_step_too_slow_to_settle_in_the_budget_is_warmed_up_by_its_warm_up_calls_only():
+    """An epoch-long step (30 ms, where settled() needs 20 calls and the budget holds 8) stops after the
+    profile's warm-up calls once the least warm-up time has passed, instead of running to the budget; a
+    step slow in its first calls, but whose calls would fit the budget, is still warmed past them."""
+    import itertools
+    import time
+
+    from tensorbench.benchmarks.harness import Rounds, warm_up
+
+    calls = []
+    started = time.perf_counter()
+    warm_up(lambda: (calls.append(1), time.sleep(0.03)), Rounds(min_rounds=5, max_time=0.05, warmup_calls=1,
+                                                              warmup_time=0.25))
+    assert len(calls) == 2 and time.perf_counter() - started < 0.15  # 0.05 s at the least: two calls
+
+    # a step whose first calls are slow but short of that (an add of 4.6 ms, then 1 ms) settles as before
+    durations = itertools.chain([0.005] * 10, itertools.repeat(0.001))
+    calls.clear()
+    warm_up(lambda: (calls.append(1), time.sleep(next(durations))),
+            Rounds(min_rounds=5, max_time=0.05, warmup_calls=1, warmup_time=0.25))
+    assert len(calls) >= 10 + 5
+
+
 def test_a_call_shorter_than_a_round_is_looped_and_a_longer_one_is_a_round_by_itself(monkeypatch):
     """Rounds last the profile's min_round_s: a 1.5 ms call goes through pytest-benchmark's calibration
     (which loops it to 2 ms rounds) when rounds are 2 ms, and is timed once a round when they are 1 ms.

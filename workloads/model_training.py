@@ -63,7 +63,7 @@ CHECK_EPOCHS = 2  # after the first: the loss of the last must be below the firs
 # (batch sizes, samples per epoch) per profile: training and inference sweep the same batch sizes
 SWEEP = {
     "smoke": ([8], 16),
-    "quick": ([32, 128, 512], 512),
+    "quick": ([32, 128, 256], 256),
     "standard": ([16, 32, 64, 128, 256, 512, 1024], 4096),  # 4 steps an epoch at batch 1024; 8192 ran too long on 2 cores
     "full": ([16, 64, 256, 1024, 2048, 4096, 8192], 65536),
 }

@@ -19,7 +19,8 @@ class Profile:
     max_time: float
     """pytest-benchmark --benchmark-max-time: seconds of timed rounds per benchmark (when above min_rounds)."""
     warmup_calls: int
-    """Untimed calls after the first call and the check, before the timed rounds, at the least."""
+    """Untimed calls after the first call and the check, before the timed rounds, at the least; all of
+    them for a step too slow to settle within warmup_time (an epoch: benchmarks/harness.py)."""
     warmup_time: float
     """Seconds the warm-up may go on until the calls settle (benchmarks/harness.py, warm_up): a fresh step
     on the CPU is slow for dozens of calls (an elementwise add of 1024 x 1024 took 4.6 ms a call in its
@@ -50,7 +51,7 @@ PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
         Profile("smoke", 2, 0.0, 0, 0.0, "tiny sizes, 2 rounds: does everything run and check? (tests, CI)", 5e-6),
-        Profile("quick", 5, 0.05, 3, 0.25, "every section and mode at small and medium sizes, in minutes on 2 CPU cores"),
+        Profile("quick", 5, 0.05, 1, 0.25, "every section and mode at small and medium sizes, in minutes on 2 CPU cores"),
         Profile("standard", 10, 0.5, 10, 2.0, "size sweeps up to where a CPU saturates"),
         Profile("full", 20, 2.0, 20, 5.0, "the largest sizes and most rounds, for accelerators"),
     )
