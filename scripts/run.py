@@ -15,6 +15,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from unittest import mock
 
 from tensorbench.workloads import noise_probe
 from tensorbench.workloads.strategies import ProcessSpec
@@ -22,6 +23,15 @@ from tensorbench.workloads.strategies import ProcessSpec
 from . import noise, processes
 from .errors import UsageError
 from .native_log import captured_native_stderr
+
+NO_PLUGIN_AUTOLOAD = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+OUR_PLUGINS = ["-p", "pytest_benchmark.plugin", "-p", "no:unraisableexception"]
+"""The suite's pytest loads pytest-benchmark and no other installed plugin: another one can change what
+is timed (pytest-randomly reseeds and reorders, pytest-cov traces every line) or add to the run's time
+(hypothesis's plugin imported hypothesis at the end of every run: 4.6 s of py-spy's samples of a quick run
+of two families, 2026-12-03). pytest's unraisableexception plugin collected garbage five times at the end
+(1.4 s of those samples, over TensorFlow's objects) to report exceptions raised in __del__, which a
+benchmark does not act on."""
 
 
 def _benchmarks_dir() -> Path:
@@ -120,7 +130,7 @@ def run(profile: str, devices: list[str], modes: list[str], only: list[str], out
     # -rs: skip reasons at the end; failures are listed by finish(), from the JSON, with those of the
     # processes of their own
     options = [
-        "-p", "no:cacheprovider", "-rs", "--tb=short", "--no-header", "--tensorbench-no-table",
+        *OUR_PLUGINS, "-p", "no:cacheprovider", "-rs", "--tb=short", "--no-header", "--tensorbench-no-table",
         f"--tensorbench-profile={profile}",
         f"--tensorbench-devices={','.join(devices)}",
         f"--tensorbench-modes={','.join(modes)}",
@@ -130,10 +140,11 @@ def run(profile: str, devices: list[str], modes: list[str], only: list[str], out
     exclude = f"--tensorbench-exclude={','.join(case.id for case in apart)}"
     before = noise_probe.burst()  # the machine's noise, before the suite and again after it
     # -v: one line per benchmark, with the progress
-    status = int(pytest.main([str(_benchmarks_dir()), "-v", f"--tensorbench-json={json_path}", exclude, *options]))
-    groups += [processes.Group(ProcessSpec(backend=b), limit_s=float("inf")) for b in others]  # enumerate their own
-    if groups and status not in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
-        status = max(status, run_groups(groups, options, out_dir / "isolated"))
+    with mock.patch.dict(os.environ, NO_PLUGIN_AUTOLOAD):  # here and in the processes of their own
+        status = int(pytest.main([str(_benchmarks_dir()), "-v", f"--tensorbench-json={json_path}", exclude, *options]))
+        groups += [processes.Group(ProcessSpec(backend=b), limit_s=float("inf")) for b in others]  # enumerate their own
+        if groups and status not in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
+            status = max(status, run_groups(groups, options, out_dir / "isolated"))
     merge_parts(json_path, sorted((out_dir / "isolated").glob("*.json")))
     return finish(json_path, status, started, import_s, (before, noise_probe.burst()))
 

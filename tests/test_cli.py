@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from .conftest import REPO, tensorbench
+from .conftest import REPO, run_command, tensorbench
 
 pytestmark = pytest.mark.plumbing
 
@@ -129,3 +129,29 @@ def test_ci_runs_the_readmes_test_command_in_a_fresh_venv():
     ci = (REPO / ".ci" / "run").read_text().splitlines()
     assert "python3 -m venv .venv" in ci and test in ci
     assert ci.index(test) == ci.index("python3 -m venv .venv") + 1
+
+
+def test_the_suite_loads_pytest_benchmark_and_no_other_installed_plugin(tmp_path):
+    """A pytest plugin installed beside tensorbench (here one that marks a file when pytest configures it)
+    loads in a plain pytest, and not in the run's: pytest-randomly or pytest-cov would change what is
+    timed, hypothesis's plugin added seconds to every run."""
+    (tmp_path / "marking_plugin.py").write_text(
+        "import os\n\ndef pytest_configure(config):\n    open(os.environ['MARKED'], 'a').write('loaded\\n')\n")
+    info = tmp_path / "marking_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: marking-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[pytest11]\nmarking = marking_plugin\n")
+    marked = tmp_path / "marked"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+           "MARKED": str(marked)}
+    (tmp_path / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
+    plain = run_command(sys.executable, "-m", "pytest", "-q", str(tmp_path / "test_nothing.py"), cwd=tmp_path, env=env)
+    assert plain.returncode == 0 and marked.read_text() == "loaded\n", plain.stdout[-2000:]  # the plugin works
+
+    marked.unlink()
+    result = run_command(sys.executable, "-m", "tensorbench.scripts.cli", "run", "--profile", "smoke", "--devices",
+                         "cpu", "--modes", "eager", "--only", "linear_classifier", "--output", str(tmp_path / "run"),
+                         cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert not marked.exists()
+    assert json.loads((tmp_path / "run" / "benchmarks.json").read_text())["benchmarks"]  # pytest-benchmark ran
