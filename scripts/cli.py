@@ -6,6 +6,7 @@ A user's mistake is one line on stderr, `tensorbench: error: ...`, and exit stat
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -181,5 +182,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """The console script: main(), then leave without tearing the interpreter down. Everything a command
+    writes is closed by then (results are replaced in one step); what remains is Python freeing every
+    TensorFlow and Keras object one by one, which took 1.8 to 2.4 s after a run's last line on the 2-core
+    development VM (2026-12-03), and 1.4 s after importing TensorFlow alone."""
+    status = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
