@@ -68,8 +68,9 @@ def settled(calls: list[float]) -> bool:
 def too_slow_to_settle(calls: list[float], budget: float) -> bool:
     """settled() compares quarters of at least SETTLE_CALLS calls: a step whose calls are so slow that
     the warm-up's budget holds fewer than four quarters of them (an epoch of fit in the quick profile)
-    would only run to the budget, even at its fastest call. Such a call does its warming inside itself (an epoch is dozens of
-    batches), so the profile's warmup_calls are enough, as pyperf warms up with one value a process."""
+    would only run to the budget, even at its fastest call. Such a call warms up inside itself (an
+    epoch is dozens of batches), so the profile's warmup_calls are enough, as pyperf warms up with one
+    value a process."""
     return 4 * SETTLE_CALLS * min(calls) > budget  # the fastest: a fresh step's first calls can be slow
 
 

@@ -29,7 +29,7 @@ OUR_PLUGINS = ["-p", "pytest_benchmark.plugin", "-p", "no:unraisableexception"]
 """The suite's pytest loads pytest-benchmark and no other installed plugin: another one can change what
 is timed (pytest-randomly reseeds and reorders, pytest-cov traces every line) or add to the run's time
 (hypothesis's plugin imported hypothesis at the end of every run: 4.6 s of py-spy's samples of a quick run
-of two families, 2026-12-03). pytest's unraisableexception plugin collected garbage five times at the end
+of two families, 2026-12-03). pytest's unraisableexception plugin runs a full garbage collection at the end
 (1.4 s of those samples, over TensorFlow's objects) to report exceptions raised in __del__, which a
 benchmark does not act on."""
 
