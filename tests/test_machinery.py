@@ -287,6 +287,15 @@ def test_a_step_too_slow_to_settle_in_the_budget_is_warmed_up_by_its_warm_up_cal
             Rounds(min_rounds=5, max_time=0.05, warmup_calls=1, warmup_time=0.25))
     assert len(calls) >= 10 + 5
 
+    # a slow step still getting faster (a matmul whose first call took 25 ms, then 9 ms; smoke's
+    # warm-up: no calls asked, no least time) warms up until two calls agree, so that the rounds,
+    # counted from the fastest call, fill the time asked
+    durations = itertools.chain([0.025, 0.015], itertools.repeat(0.009))
+    calls.clear()
+    fastest = warm_up(lambda: (calls.append(1), time.sleep(next(durations))),
+                      Rounds(min_rounds=2, max_time=0.2, warmup_calls=0, warmup_time=0.0))
+    assert len(calls) >= 4 and fastest < 0.015
+
 
 def test_a_call_shorter_than_a_round_is_looped_and_a_longer_one_is_a_round_by_itself(monkeypatch):
     """Rounds last the profile's min_round_s: a 1.5 ms call goes through pytest-benchmark's calibration
