@@ -22,7 +22,7 @@ from tensorbench.workloads.noise_probe import Sampler
 from tensorbench.workloads.profiles import PROFILES
 
 from . import outcomes, results_file
-from .harness import Rounds, measure
+from .harness import Rounds, measure, timing_record
 from .out_of_memory import OutOfMemory
 
 COMPLETED = pytest.StashKey[set]()
@@ -135,18 +135,25 @@ def case(request, case_id) -> Case:
     return request.config.stash[CASES][case_id]
 
 
+def _rounds(config) -> Rounds:
+    """The run's rounds: pytest-benchmark's options (a profile sets them; the command line may too) and
+    the profile's warm-up."""
+    profile = PROFILES[config.getoption("--tensorbench-profile")]
+    return Rounds(
+        min_rounds=int(config.getoption("benchmark_min_rounds")),
+        max_time=float(config.getoption("benchmark_max_time")),
+        warmup_calls=profile.warmup_calls,
+        warmup_time=profile.warmup_time,
+        min_round_s=float(config.getoption("benchmark_min_time")),
+    )
+
+
 @pytest.fixture
 def measure_case(benchmark, request):
     """Time a Case; remember it finished, and save the JSON so far (a run killed later keeps it)."""
 
     config = request.config
-    rounds = Rounds(
-        min_rounds=int(config.getoption("benchmark_min_rounds")),
-        max_time=float(config.getoption("benchmark_max_time")),
-        warmup_calls=PROFILES[config.getoption("--tensorbench-profile")].warmup_calls,
-        warmup_time=PROFILES[config.getoption("--tensorbench-profile")].warmup_time,
-        min_round_s=float(config.getoption("benchmark_min_time")),
-    )
+    rounds = _rounds(config)
 
     def run(case: Case) -> None:
         config.stash[NOISE].maybe_sample()  # the machine's speed over the run, between benchmarks
@@ -209,8 +216,8 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 
 
 def _run_record(config) -> dict:
-    """The JSON's `tensorbench` block: the run's options, what ran out of memory, what failed, and why
-    the suite stopped itself (null when it did not)."""
+    """The JSON's `tensorbench` block: the run's options, how its rounds were timed, what ran out of
+    memory, what failed, and why the suite stopped itself (null when it did not)."""
     return {
         "profile": config.getoption("--tensorbench-profile"),
         "devices": config.getoption("--tensorbench-devices") or "all present",
@@ -219,6 +226,7 @@ def _run_record(config) -> dict:
         "dtypes": config.getoption("--tensorbench-dtypes") or "all",
         "out_of_memory": config.stash[OUT_OF_MEMORY],
         "noise_samples": config.stash[NOISE].samples,
+        "timing": timing_record(_rounds(config)),
         **outcomes.run_record(config),
     }
 

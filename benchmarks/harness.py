@@ -40,6 +40,13 @@ class Rounds:
     """pytest-benchmark's min_time: the shortest round; a call at least this long is a round by itself."""
 
 
+ESTIMATOR = "median"
+"""The statistic of a benchmark's rounds that the results read as its time (a key of pytest-benchmark's
+stats), with the IQR over it as its spread. The minimum moved less from run to run in the tail (two quick
+runs back to back, 2026-12-02: a row's minimum by 51.4% at the 90th percentile, its median by 67.8%;
+`python -m tensorbench.scripts.estimators`, docs/timing.md), but `compare` bootstraps the rounds, and a
+bootstrap of a minimum is degenerate."""
+
 SETTLE_CALLS = 5
 SETTLED = 1.05
 """The calls have settled when the medians of the latest quarter of them (SETTLE_CALLS at the least)
@@ -128,16 +135,37 @@ def time_rounds(benchmark, timed, rounds: Rounds, lockstep: bool = False) -> dic
             timed()
         warmed = time.perf_counter()
         benchmark.pedantic(timed, rounds=rounds.min_rounds, iterations=1)
+        timed_as = "lockstep"
     else:
         warm = warm_up(timed, rounds)
         warmed = time.perf_counter()
         if warm >= max(SLOW_CALL_S, rounds.min_round_s):
             benchmark.pedantic(timed, rounds=max(rounds.min_rounds, math.ceil(rounds.max_time / warm)), iterations=1)
+            timed_as = "one call a round"
         else:
             benchmark(timed)
+            timed_as = "calibrated"
     ended = time.perf_counter()
     timed_s = float(benchmark.stats.stats.total) * benchmark.stats.iterations
-    return {"warmup_s": warmed - started, "calibration_s": max(ended - warmed - timed_s, 0.0), "timed_s": timed_s}
+    return {"warmup_s": warmed - started, "calibration_s": max(ended - warmed - timed_s, 0.0), "timed_s": timed_s,
+            "max_time_s": rounds.max_time, "timed_as": timed_as}
+
+
+def timing_record(rounds: Rounds) -> dict[str, Any]:
+    """The JSON's account of how the rounds were timed and what the results read of them."""
+    return {
+        "estimator": ESTIMATOR, "spread": "iqr",
+        "min_rounds": rounds.min_rounds, "max_time_s": rounds.max_time, "min_round_s": rounds.min_round_s,
+        "warmup_calls": rounds.warmup_calls, "warmup_time_s": rounds.warmup_time,
+        "settle": {"calls_a_quarter": SETTLE_CALLS, "within": SETTLED, "least_warmup_share": LEAST_WARMUP_SHARE},
+        "rule": (f"warm up until the medians of the last two quarters of the calls are within {SETTLED}x, "
+                 f"then: a fastest warm call of max(min_round_s, {SLOW_CALL_S} s) or more is timed once a round "
+                 "(timed_as 'one call a round'), ceil(max_time_s / that call) rounds, min_rounds at the least; "
+                 "a faster call goes through pytest-benchmark's calibration (timed_as 'calibrated'), looped to "
+                 "rounds of min_round_s for max_time_s; cases run in lockstep by several processes time "
+                 "warmup_calls, then min_rounds rounds (timed_as 'lockstep'). A workload may ask for a longer "
+                 "max_time (its rows' extra_info.max_time_s)."),
+    }
 
 
 def _json_ready(value: Any) -> Any:

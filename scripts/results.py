@@ -103,6 +103,7 @@ def _row(bench: dict, run_id: str, machine: str, tf32_enabled: bool) -> dict:
         if isinstance(info.get("published_as"), dict) else None,
         "median_s": _number(stats.get("median")),
         "iqr_s": _number(stats.get("iqr")),
+        "q1_s": _number(stats.get("q1")),
         "q3_s": _number(stats.get("q3")),
         "mean_s": _number(stats.get("mean")),
         "stddev_s": _number(stats.get("stddev")),

@@ -4,6 +4,7 @@ with tensorbench's schema, raw rounds and machine, and pytest-benchmark's own to
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ EXTRA_INFO_KEYS = {
     "workload", "family", "version", "section", "backend", "device", "device_kind", "device_name", "mode",
     "dtype", "params", "flops", "bytes", "items", "first_call_s", "check",
     "setup_s", "check_s", "warmup_s", "calibration_s", "timed_s",  # where each benchmark's time went
+    "max_time_s", "timed_as",  # how its rounds were timed
     "label", "roles",  # what the report reads a row by, instead of its workload's name
 }
 MACHINE_KEYS = {
@@ -99,6 +101,41 @@ def test_the_run_says_how_noisy_its_machine_was(smoke_run):
     out = Path(result.args[result.args.index("--output") + 1])
     for report in ("report.md", "report.html"):  # the reader of the report is told too
         assert "noise while it ran: " in (out / report).read_text(), report  # html escapes the apostrophe
+
+
+def test_the_run_says_how_its_rounds_were_timed_and_read(smoke_run):
+    """The JSON names the estimator the results read (the time of a row is that statistic of its rounds),
+    the rounds rule and the run's settings for it, and how each benchmark was timed."""
+    from tensorbench.scripts.results import load
+
+    result, document = smoke_run
+    timing = document["tensorbench"]["timing"]
+    assert timing["estimator"] in ("min", "median", "mean") and timing["spread"] == "iqr" and timing["rule"]
+    assert timing["min_rounds"] == 2 and timing["warmup_calls"] == 0  # the smoke profile's
+    for bench in document["benchmarks"]:
+        info = bench["extra_info"]
+        assert info["timed_as"] in ("one call a round", "calibrated", "lockstep"), bench["name"]
+        assert info["max_time_s"] >= timing["max_time_s"]  # a workload may ask for longer, never shorter
+        if info["timed_as"] != "calibrated":
+            assert bench["stats"]["iterations"] == 1, bench["name"]  # one call a round
+    out = Path(result.args[result.args.index("--output") + 1])
+    table = load([out / "benchmarks.json"]).set_index("name")
+    for bench in document["benchmarks"]:
+        assert table.loc[bench["name"], "median_s"] == bench["stats"][timing["estimator"]]
+
+
+def test_the_estimators_script_compares_the_statistics_between_runs(tmp_path):
+    """scripts/estimators.py: each statistic's run-to-run difference over the benchmarks two runs share;
+    a single run is a usage error."""
+    fixtures = REPO / "tests" / "fixtures"
+    runs = [str(fixtures / "quick-cpu-aa-1.json"), str(fixtures / "quick-cpu-aa-2.json")]
+    result = run_command(sys.executable, "-m", "tensorbench.scripts.estimators", *runs, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "rows (" in result.stdout and "1 pairs of runs" in result.stdout
+    for statistic in ("min", "q1", "median", "mean"):
+        assert re.search(rf"^{statistic} +\d+\.\d% +\d+\.\d%$", result.stdout, re.MULTILINE), result.stdout
+    alone = run_command(sys.executable, "-m", "tensorbench.scripts.estimators", runs[0], cwd=tmp_path)
+    assert alone.returncode == 2 and "error: give two or more runs" in alone.stderr
 
 
 def test_raw_rounds_and_the_machine_are_kept(smoke_run):
