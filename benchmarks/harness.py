@@ -4,10 +4,12 @@
     answer fails the benchmark) -> warm-up calls -> pytest-benchmark times the warm step, each call
     ending with a device synchronisation on asynchronous devices.
 
-A warm call as long as a round (the profile's min_round_s, a millisecond at the least) is timed once per
-round (pytest-benchmark's pedantic mode): calibration would only repeat a slow call (a Keras epoch) and
-the timer's resolution does not matter at that length. Faster calls go through pytest-benchmark's
-calibration, which loops them until a round lasts min_round_s.
+The rounds are counted from the warm-up's fastest call (pytest-benchmark's pedantic mode, as pyperf
+fixes its loops once): a round loops the call until it lasts the profile's min_round_s (a call that long
+or longer is a round by itself), and there are as many rounds as fill max_time, min_rounds at the least.
+pytest-benchmark's own calibration was fooled by the noisy development VM: it times a few calls of its
+own, and one slow call among them set the loop (rounds of 0.47 ms where 2 ms were asked, 13 rounds
+timed for 0.01 s of the 0.05 s asked: an eager 2 x 1 uniform random, 2026-12-03).
 """
 
 from __future__ import annotations
@@ -24,8 +26,6 @@ from tensorbench.workloads.cases import Case
 from tensorbench.workloads.devices import Device, device_scope, is_out_of_memory, must_wait, wait
 
 from .out_of_memory import OutOfMemory
-
-SLOW_CALL_S = 1e-3
 
 
 @dataclass(frozen=True)
@@ -90,10 +90,8 @@ def warm_up(timed, rounds: Rounds) -> float:
     """Call `timed` until its time settles: at least warmup_calls times (and once) and for at least
     LEAST_WARMUP_SHARE of warmup_time, then on until settled(), for at most warmup_time seconds (max_time
     when that is longer) in all; a step too slow to settle in that time (too_slow_to_settle) stops at
-    warmup_calls. Return the fastest call's duration. The rounds are counted from it, so
-    that they last at least max_time: counted from the last call, a warm-up whose last call took 8.7 to 10.5 ms
-    (as the rounds counted from it imply), where the timed calls took 5.6 to 5.9 ms, left a row timed for 0.11 to 0.13 s of the 0.2 s asked
-    (CI, 2026-12-01).
+    warmup_calls. Return the fastest call's duration, from which the rounds are counted
+    (calls_and_rounds).
 
     A count alone is not enough: a fresh step on the CPU is slow for dozens of calls (first-touched
     output buffers, thread pools waking), and with 3 warm calls the suite timed an elementwise add of
@@ -122,9 +120,9 @@ def warm_up(timed, rounds: Rounds) -> float:
 
 
 def time_rounds(benchmark, timed, rounds: Rounds, lockstep: bool = False) -> dict[str, float]:
-    """Warm up, then let pytest-benchmark time the rounds (pedantic, one call a round, for slow calls).
-    Returns where the time went: warm-up, calibration (pytest-benchmark's, and its loop around the
-    rounds) and the timed rounds themselves.
+    """Warm up, then let pytest-benchmark time the rounds (pedantic, calls_and_rounds).
+    Returns where the time went: warm-up, calibration (pytest-benchmark's loop around the rounds; its
+    own calibration too, until 2026-12-03) and the timed rounds themselves.
 
     In lockstep (several worker processes run the case together and every call is a collective), each
     worker must make the same calls, so the counts are fixed: warmup_calls, then min_rounds rounds.
@@ -137,18 +135,24 @@ def time_rounds(benchmark, timed, rounds: Rounds, lockstep: bool = False) -> dic
         benchmark.pedantic(timed, rounds=rounds.min_rounds, iterations=1)
         timed_as = "lockstep"
     else:
-        warm = warm_up(timed, rounds)
+        warm = max(warm_up(timed, rounds), 1e-9)
         warmed = time.perf_counter()
-        if warm >= max(SLOW_CALL_S, rounds.min_round_s):
-            benchmark.pedantic(timed, rounds=max(rounds.min_rounds, math.ceil(rounds.max_time / warm)), iterations=1)
-            timed_as = "one call a round"
-        else:
-            benchmark(timed)
-            timed_as = "calibrated"
+        calls, count = calls_and_rounds(warm, rounds)
+        benchmark.pedantic(timed, rounds=count, iterations=calls)
+        timed_as = "one call a round" if calls == 1 else "looped"
     ended = time.perf_counter()
     timed_s = float(benchmark.stats.stats.total) * benchmark.stats.iterations
     return {"warmup_s": warmed - started, "calibration_s": max(ended - warmed - timed_s, 0.0), "timed_s": timed_s,
             "max_time_s": rounds.max_time, "timed_as": timed_as}
+
+
+def calls_and_rounds(warm: float, rounds: Rounds) -> tuple[int, int]:
+    """Calls a round (enough for a round of min_round_s) and rounds (enough for max_time, min_rounds at
+    the least), counted from the warm-up's fastest call: counted from its last, a warm-up whose last call
+    took 8.7 to 10.5 ms, where the timed calls took 5.6 to 5.9 ms, left a row timed for 0.11 to 0.13 s of
+    the 0.2 s asked (CI, 2026-12-01)."""
+    calls = max(1, math.ceil(rounds.min_round_s / warm))
+    return calls, max(rounds.min_rounds, math.ceil(rounds.max_time / (calls * warm)))
 
 
 def timing_record(rounds: Rounds) -> dict[str, Any]:
@@ -158,13 +162,13 @@ def timing_record(rounds: Rounds) -> dict[str, Any]:
         "min_rounds": rounds.min_rounds, "max_time_s": rounds.max_time, "min_round_s": rounds.min_round_s,
         "warmup_calls": rounds.warmup_calls, "warmup_time_s": rounds.warmup_time,
         "settle": {"calls_a_quarter": SETTLE_CALLS, "within": SETTLED, "least_warmup_share": LEAST_WARMUP_SHARE},
-        "rule": (f"warm up until the medians of the last two quarters of the calls are within {SETTLED}x, "
-                 f"then: a fastest warm call of max(min_round_s, {SLOW_CALL_S} s) or more is timed once a round "
-                 "(timed_as 'one call a round'), ceil(max_time_s / that call) rounds, min_rounds at the least; "
-                 "a faster call goes through pytest-benchmark's calibration (timed_as 'calibrated'), looped to "
-                 "rounds of min_round_s for max_time_s; cases run in lockstep by several processes time "
-                 "warmup_calls, then min_rounds rounds (timed_as 'lockstep'). A workload may ask for a longer "
-                 "max_time (its rows' extra_info.max_time_s)."),
+        "rule": (f"warm up until the medians of the last two quarters of the calls are within {SETTLED}x; "
+                 "then, counted from the fastest warm call, each round loops the call until it lasts "
+                 "min_round_s (timed_as 'looped'; a call that long is a round by itself: 'one call a round'), "
+                 "and there are as many rounds as fill max_time_s, min_rounds at the least; cases run in "
+                 "lockstep by several processes time warmup_calls, then min_rounds rounds of one call "
+                 "(timed_as 'lockstep'). A workload may ask for a longer max_time (its rows' "
+                 "extra_info.max_time_s)."),
     }
 
 

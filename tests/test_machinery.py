@@ -298,10 +298,10 @@ def test_a_step_too_slow_to_settle_in_the_budget_is_warmed_up_by_its_warm_up_cal
 
 
 def test_a_call_shorter_than_a_round_is_looped_and_a_longer_one_is_a_round_by_itself(monkeypatch):
-    """Rounds last the profile's min_round_s: a 1.5 ms call goes through pytest-benchmark's calibration
-    (which loops it to 2 ms rounds) when rounds are 2 ms, and is timed once a round when they are 1 ms.
-    The warm-up's fastest call is given, not slept: a sleep of 1.5 ms took over 2 ms on a loaded 2-core
-    VM (the lowest-versions CI run of 2026-12-02)."""
+    """Rounds last the profile's min_round_s, counted from the warm-up's fastest call: a 1.5 ms call is
+    looped twice a round when rounds are 2 ms, and is timed once a round when they are 1 ms; the rounds
+    fill max_time, min_rounds at the least. The warm-up's fastest call is given, not slept: a sleep of
+    1.5 ms took over 2 ms on a loaded 2-core VM (the lowest-versions CI run of 2026-12-02)."""
     from types import SimpleNamespace
 
     from tensorbench.benchmarks import harness
@@ -315,15 +315,17 @@ def test_a_call_shorter_than_a_round_is_looped_and_a_longer_one_is_a_round_by_it
             self.stats = SimpleNamespace(stats=SimpleNamespace(total=0.0), iterations=1)
 
         def __call__(self, timed):
-            self.how = "calibrated"
+            raise AssertionError("pytest-benchmark's own calibration is not used")
 
         def pedantic(self, timed, rounds, iterations):
-            self.how = ("once a round", rounds, iterations)
+            self.how = (rounds, iterations)
 
-    for min_round_s, expected in ((2e-3, "calibrated"), (1e-3, ("once a round", 7, 1))):
+    for min_round_s, max_time, expected, timed_as in ((2e-3, 0.0, (7, 2), "looped"),
+                                                      (1e-3, 0.0, (7, 1), "one call a round"),
+                                                      (2e-3, 0.3, (100, 2), "looped")):  # 0.3 s of 3 ms rounds
         benchmark = Benchmark()
-        time_rounds(benchmark, lambda: None,
-                    Rounds(min_rounds=7, max_time=0.0, warmup_calls=3, min_round_s=min_round_s))
-        assert benchmark.how == expected
+        spent = time_rounds(benchmark, lambda: None,
+                            Rounds(min_rounds=7, max_time=max_time, warmup_calls=3, min_round_s=min_round_s))
+        assert benchmark.how == expected and spent["timed_as"] == timed_as
     from tensorbench.workloads.profiles import PROFILES
     assert PROFILES["quick"].benchmark_options()["benchmark_min_time"] == PROFILES["quick"].min_round_s == 2e-3
