@@ -158,6 +158,34 @@ def test_a_model_that_does_not_learn_fails():
         fit.learned({"loss": [1.0, 1.1, 1.2]}, before=1.0)
 
 
+def test_fit_checks_its_first_step_once_for_the_modes_that_share_it_and_a_wrong_one_fails(cpu, monkeypatch):
+    """fit's first step at the initial weights is the same computation in every mode (its probe compiles
+    as Keras does by default): computed once and reused for the same weights and batch, computed again for
+    other weights; a wrong step (its batch scaled by 1.01 on the way in) fails and is not kept."""
+    monkeypatch.setattr(keras_fit, "FIRST_STEP_CHECKED", {})
+    verdicts = []
+    for mode in ("graph", "xla"):
+        workload = CATALOGUE["fit"](batch_size=128)
+        with device_scope(cpu):
+            workload.setup(cpu, mode)
+            verdicts.append(workload.check_first_step(workload.host_x, workload.host_y, 128))
+        workload.teardown()
+    assert "earlier case" not in verdicts[0] and "first-step gradient" in verdicts[0]
+    assert verdicts[1] == f"{verdicts[0]} (computed for an earlier case: the same weights and batch)"
+    workload = CATALOGUE["fit"](batch_size=128)
+    with device_scope(cpu):
+        workload.setup(cpu, "graph")
+        workload.initial_weights = [w * 0.5 for w in workload.initial_weights]
+        assert "earlier case" not in workload.check_first_step(workload.host_x, workload.host_y, 128)
+        place = keras_fit.place
+        monkeypatch.setattr(keras_fit, "place", lambda array, dtype: place(array * 1.01, dtype))
+        workload.initial_weights = [w * 0.25 for w in workload.initial_weights]
+        with pytest.raises(CheckFailed, match="first-step"):
+            workload.check_first_step(workload.host_x, workload.host_y, 128)
+    workload.teardown()
+    assert len(keras_fit.FIRST_STEP_CHECKED) == 2
+
+
 def test_inputs_are_placed_on_the_device(cpu):
     workload = CATALOGUE["matmul"](n=8)
     with device_scope(cpu):

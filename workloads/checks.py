@@ -3,6 +3,7 @@ the dtype's precision allows."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
@@ -132,3 +133,15 @@ GRADIENT_FLOOR = 1e-3
 def assert_true(condition: bool, message: str) -> None:
     if not condition:
         raise CheckFailed(message)
+
+
+def digest(*arrays) -> str:
+    """A digest of the arrays' shapes and bytes (lists of arrays flattened): the key under which a check
+    computed once from them is kept for a later case with the very same inputs."""
+    hashed = hashlib.blake2b(digest_size=16)
+    for array in arrays:
+        for part in (array if isinstance(array, list) else [array]):
+            part = np.ascontiguousarray(part)
+            hashed.update(f"{part.dtype}{part.shape}".encode())
+            hashed.update(part.tobytes())
+    return hashed.hexdigest()

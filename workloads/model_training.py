@@ -14,7 +14,6 @@ and inference's outputs, loss and accuracy; and a model whose loss does not fall
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 from types import SimpleNamespace
 from typing import Any
@@ -24,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from .base import chart_roles
-from .checks import assert_close, assert_gradients_close, assert_true
+from .checks import assert_close, assert_gradients_close, assert_true, digest
 from .keras_backend import compile_options, to_numpy
 from .keras_workload import KerasWorkload, compiled_settings
 from .models import MODELS, synthetic_data
@@ -94,17 +93,6 @@ FIRST_BATCH_CHECKED: dict[tuple, str] = {}
 loss, precision, device, and a digest of the initial weights and the checked samples): the batch sizes and
 optimizers of one model check the very same first batch, which took 0.4 to 0.8 s a case for the LSTM and
 the Transformer (Intel Xeon VM, 2026-12-02). A wrong result is never kept: it raises."""
-
-
-def _digest(*arrays) -> str:
-    """A digest of the arrays' shapes and bytes (lists of arrays flattened)."""
-    digest = hashlib.blake2b(digest_size=16)
-    for array in arrays:
-        for part in (array if isinstance(array, list) else [array]):
-            part = np.ascontiguousarray(part)
-            digest.update(f"{part.dtype}{part.shape}".encode())
-            digest.update(part.tobytes())
-    return digest.hexdigest()
 
 
 @contextlib.contextmanager
@@ -273,7 +261,7 @@ class _ModelWorkload(KerasWorkload):
         targets = on_device(y, "int32" if y.dtype.kind == "i" else self.dtype)
         compute = self.compute_dtype()
         key = (type(self).__name__, self.params["model"], self.params["loss"], compute, self.dtype, inputs.device,
-               _digest(self.initial_weights, x, y))
+               digest(self.initial_weights, x, y))
         if key in FIRST_BATCH_CHECKED:
             return f"{FIRST_BATCH_CHECKED[key]} (computed for an earlier case: the same model, weights and batch)"
         model = spec.build()
