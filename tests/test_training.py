@@ -96,9 +96,9 @@ def test_evaluate_and_predict_each_trace_their_own_first_call(cpu, monkeypatch):
 def test_the_first_batch_is_checked_once_for_the_cases_that_share_it(cpu, monkeypatch):
     """Batch sizes and optimizers of one model check the very same first batch: computed once, and again
     for other initial weights; a wrong one is not kept (the twin test in test_checks_can_fail corrupts it)."""
-    from tensorbench.workloads import model_training
+    from tensorbench.workloads import checks, model_training
 
-    monkeypatch.setattr(model_training, "FIRST_BATCH_CHECKED", {})
+    monkeypatch.setattr(checks, "CHECKED_ONCE", {})
     monkeypatch.setattr(model_training, "SHARED_MODEL", {})
     verdicts = []
     for batch_size, optimizer in ((32, "rmsprop"), (64, "sgd")):  # both check 32 samples (CHECKED_SAMPLES)
@@ -112,7 +112,7 @@ def test_the_first_batch_is_checked_once_for_the_cases_that_share_it(cpu, monkey
     assert "earlier case" not in verdicts[0] and "earlier case" not in verdicts[1]
     assert verdicts[2:] == [f"{v} (computed for an earlier case: the same model, weights and batch)"
                             for v in verdicts[:2]]
-    assert len(model_training.FIRST_BATCH_CHECKED) == 2
+    assert len(checks.CHECKED_ONCE) == 2
 
 
 def test_a_model_that_does_not_learn_fails(cpu, monkeypatch):

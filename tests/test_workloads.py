@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 from tensorbench.benchmarks import harness
-from tensorbench.workloads import devices, keras_fit, registry
+from tensorbench.workloads import checks, devices, keras_fit, registry
 from tensorbench.workloads.base import MODES, CheckFailed
 from tensorbench.workloads.cases import Case, enumerate_cases
 from tensorbench.workloads.devices import device_scope
@@ -162,7 +162,7 @@ def test_fit_checks_its_first_step_once_for_the_modes_that_share_it_and_a_wrong_
     """fit's first step at the initial weights is the same computation in every mode (its probe compiles
     as Keras does by default): computed once and reused for the same weights and batch, computed again for
     other weights; a wrong step (its batch scaled by 1.01 on the way in) fails and is not kept."""
-    monkeypatch.setattr(keras_fit, "FIRST_STEP_CHECKED", {})
+    monkeypatch.setattr(checks, "CHECKED_ONCE", {})
     verdicts = []
     for mode in ("graph", "xla"):
         workload = CATALOGUE["fit"](batch_size=128)
@@ -183,7 +183,7 @@ def test_fit_checks_its_first_step_once_for_the_modes_that_share_it_and_a_wrong_
         with pytest.raises(CheckFailed, match="first-step"):
             workload.check_first_step(workload.host_x, workload.host_y, 128)
     workload.teardown()
-    assert len(keras_fit.FIRST_STEP_CHECKED) == 2
+    assert len(checks.CHECKED_ONCE) == 2
 
 
 def test_inputs_are_placed_on_the_device(cpu):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -145,3 +146,18 @@ def digest(*arrays) -> str:
             hashed.update(f"{part.dtype}{part.shape}".encode())
             hashed.update(part.tobytes())
     return hashed.hexdigest()
+
+
+CHECKED_ONCE: dict[tuple, str] = {}
+"""Verdicts of checks computed once in this process (checked_once), by all that each computes from."""
+
+
+def checked_once(key: tuple, check: Callable[[], str], shared: str) -> str:
+    """`check()`'s verdict, computed for the first case with this key and reused by later ones: for a
+    check whose result depends only on what the key holds (a first step from the same weights and batch),
+    not on what differs between the cases (their mode, their batch size). A wrong result raises, so it is
+    never kept. `shared` says what the cases share, in the verdict of the later ones."""
+    if key in CHECKED_ONCE:
+        return f"{CHECKED_ONCE[key]} (computed for an earlier case: {shared})"
+    CHECKED_ONCE[key] = check()
+    return CHECKED_ONCE[key]

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 from .base import chart_roles
-from .checks import assert_close, assert_true, digest
+from .checks import assert_close, assert_true, checked_once, digest
 from .data import two_clouds, validation_split
 from .keras_backend import compile_for_mode, compile_options, place, to_numpy
 from .keras_workload import KerasWorkload, compiled_settings, dense_forward_np
@@ -41,12 +41,6 @@ def compile_listing_3_24(model: keras.Model, mode: str) -> None:
     """compile() as listing 3.24: RMSprop(learning_rate=0.1), MeanSquaredError, BinaryAccuracy."""
     model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.1), loss=keras.losses.MeanSquaredError(),
                   metrics=[keras.metrics.BinaryAccuracy()], **compile_options(mode))
-
-
-FIRST_STEP_CHECKED: dict[tuple, str] = {}
-"""check_first_step's verdicts in this process, by all that it computes from (the Keras backend, dtype,
-device, batch size, and a digest of the initial weights and the batch). A wrong result is never kept: it
-raises."""
 
 
 class _LinearModelWorkload(KerasWorkload):
@@ -82,13 +76,12 @@ class _LinearModelWorkload(KerasWorkload):
         NumPy's in float64. Under any Keras backend: a copy of the model trained one step by
         SGD(learning_rate=1) on the batch moves its weights by minus the gradient. The copy is compiled
         as Keras compiles by default, whatever the case's mode, so the modes of one batch size check the
-        very same step: it is computed once (FIRST_STEP_CHECKED)."""
-        key = (keras.backend.backend(), self.dtype, str(getattr(self.x, "device", "")), batch_size,
+        very same step: it is computed once (checked_once), by the Keras backend, dtype, device, batch
+        size, and a digest of the initial weights and the batch."""
+        key = ("fit first step", keras.backend.backend(), self.dtype, str(getattr(self.x, "device", "")), batch_size,
                digest(list(self.initial_weights), host_x[:batch_size], host_y[:batch_size]))
-        if key in FIRST_STEP_CHECKED:
-            return f"{FIRST_STEP_CHECKED[key]} (computed for an earlier case: the same weights and batch)"
-        FIRST_STEP_CHECKED[key] = self._first_step_checked(host_x, host_y, batch_size)
-        return FIRST_STEP_CHECKED[key]
+        return checked_once(key, lambda: self._first_step_checked(host_x, host_y, batch_size),
+                            "the same weights and batch")
 
     def _first_step_checked(self, host_x: np.ndarray, host_y: np.ndarray, batch_size: int) -> str:
         x, y = host_x[:batch_size].astype(np.float64), host_y[:batch_size].astype(np.float64)

@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from .base import chart_roles
-from .checks import assert_close, assert_gradients_close, assert_true, digest
+from .checks import assert_close, assert_gradients_close, assert_true, checked_once, digest
 from .keras_backend import compile_options, to_numpy
 from .keras_workload import KerasWorkload, compiled_settings
 from .models import MODELS, synthetic_data
@@ -87,12 +87,6 @@ once for every batch size (the dataset's batch dimension is None), where a fresh
 On the Intel Xeon VM of 2026-12-02 the Transformer's first epoch took 2.6 to 2.8 s in each of its three
 cases, and in one model fitted at batch 32 and then 128, 2.87 s and then 0.14 s. `traced_in_first_call`
 in a case's extra_info says whether its first call traced (False: it ran on a trace an earlier case made)."""
-
-FIRST_BATCH_CHECKED: dict[tuple, str] = {}
-"""check_first_batch's verdicts in this process, by all that it computes from (the workload's class, model,
-loss, precision, device, and a digest of the initial weights and the checked samples): the batch sizes and
-optimizers of one model check the very same first batch, which took 0.4 to 0.8 s a case for the LSTM and
-the Transformer (Intel Xeon VM, 2026-12-02). A wrong result is never kept: it raises."""
 
 
 @contextlib.contextmanager
@@ -254,7 +248,11 @@ class _ModelWorkload(KerasWorkload):
         float32; under a mixed policy the outputs and loss in inference mode (BatchNormalization at its
         moving statistics), since in training mode ResNet-50's normalisation over 4 samples amplified
         16-bit rounding to output errors of 12% (bfloat16) and 2.6% (float16) where inference mode gave
-        4e-4 and 5e-5 on the development CPU. The chapter's models have no layer that the mode changes."""
+        4e-4 and 5e-5 on the development CPU. The chapter's models have no layer that the mode changes.
+        Computed once (checked_once) by all that it computes from (the workload's class, model, loss,
+        precision, device, and a digest of the initial weights and the checked samples): the batch sizes
+        and optimizers of one model check the very same first batch, which took 0.4 to 0.8 s a case for
+        the LSTM and the Transformer (Intel Xeon VM, 2026-12-02)."""
         x, y = self.host_x[:self.checked_samples()], self.host_targets[:self.checked_samples()]
         spec = MODELS[self.params["model"]]
         inputs = on_device(x, "int32" if spec.tokens else self.dtype)
@@ -262,8 +260,10 @@ class _ModelWorkload(KerasWorkload):
         compute = self.compute_dtype()
         key = (type(self).__name__, self.params["model"], self.params["loss"], compute, self.dtype, inputs.device,
                digest(self.initial_weights, x, y))
-        if key in FIRST_BATCH_CHECKED:
-            return f"{FIRST_BATCH_CHECKED[key]} (computed for an earlier case: the same model, weights and batch)"
+        return checked_once(key, lambda: self._first_batch_checked(spec, x, y, inputs, targets, compute),
+                            "the same model, weights and batch")
+
+    def _first_batch_checked(self, spec, x, y, inputs, targets, compute: str) -> str:
         model = spec.build()
         model.set_weights(self.initial_weights)
         training = compute == "float32"
@@ -279,8 +279,7 @@ class _ModelWorkload(KerasWorkload):
                    assert_close("loss", np.array(loss), np.array(reference[1]), compute, MODEL_TERMS, depth)]
         if compute == "float32" and spec.gradients_checkable:
             checked.append(assert_gradients_close("gradients", gradients, reference[2], compute, MODEL_TERMS, depth))
-        FIRST_BATCH_CHECKED[key] = "; ".join(checked)
-        return FIRST_BATCH_CHECKED[key]
+        return "; ".join(checked)
 
     def teardown(self) -> None:
         keras.mixed_precision.set_global_policy("float32")  # the policy is global: leave it as found
