@@ -6,7 +6,8 @@
 
 The rounds are counted from the warm-up's fastest call (pytest-benchmark's pedantic mode, as pyperf
 fixes its loops once): a round loops the call until it lasts the profile's min_round_s (a call that long
-or longer is a round by itself), and there are as many rounds as fill max_time, min_rounds at the least.
+or longer is a round by itself), and there are as many rounds as would fill max_time at that call's
+speed, min_rounds at the least (an estimate: calls that speed up after the warm-up are timed for less).
 pytest-benchmark's own calibration was fooled by the noisy development VM: it times a few calls of its
 own, and one slow call among them set the loop (rounds of 0.47 ms where 2 ms were asked, 13 rounds
 timed for 0.01 s of the 0.05 s asked: an eager 2 x 1 uniform random, 2026-12-03).

@@ -186,9 +186,12 @@ def test_the_bare_matmul_loop_prints_each_dtypes_best():
 def test_the_ceiling_command_runs_the_finder_and_prints_the_best(tmp_path):
     """tensorbench ceiling: the ceiling finder as a run (its JSON and report), then the best compute and
     bandwidth each device reached. Run at the smoke sizes (a preset the command line does not offer), with
-    the matmul's timed_s set for them: its rows are timed for that long, the others for the profile's
-    2 rounds; its one shape is large enough (2 x 768^3 FLOP) for a call of a millisecond or more, which is
-    timed once a round."""
+    the matmul's timed_s set for them: its rows are asked for that long (`max_time_s`; the rounds that
+    follow from it are test_a_call_shorter_than_a_round_is_looped...'s), the others get the profile's 2
+    rounds; its one shape is large enough (2 x 768^3 FLOP) for a call of a millisecond
+    or more, which is timed once a round. How long the rounds then take is the machine's: they are
+    counted from the warm-up's fastest call, and on the loaded CI VM the calls sped up after the warm-up
+    (0.12 and 0.14 s timed of the 0.2 s asked, 2026-12-03), so the test asks what was asked, not the time."""
     import json
     import re
     import sys
@@ -206,7 +209,8 @@ def test_the_ceiling_command_runs_the_finder_and_prints_the_best(tmp_path):
     assert workloads == {"matmul_shape", "stream_kernel"}  # transfer: skipped without an accelerator
     for b in benchmarks:
         if b["extra_info"]["workload"] == "matmul_shape":
-            assert b["stats"]["total"] >= 0.15 and b["stats"]["iterations"] == 1, b["stats"]
+            assert b["extra_info"]["max_time_s"] == 0.2 and b["extra_info"]["timed_as"] == "one call a round"
+            assert b["stats"]["rounds"] >= 2 and b["stats"]["iterations"] == 1, b["stats"]
         else:
             assert b["stats"]["rounds"] == 2
     table = result.stdout.split("The ceilings found")[1]
