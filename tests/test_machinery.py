@@ -233,72 +233,93 @@ def test_dtypes_select_the_cases_with_a_dtype_and_keep_those_without():
     assert {c.params.get("dtype") for c in every if c.workload.name == "matmul_shape"} == {"bfloat16", "float32"}
 
 
-def test_the_warm_up_goes_on_until_the_calls_settle():
+class FakeClock:
+    """harness's perf_counter, moved only by the steps it makes: the warm-up's rules are judged on the
+    call durations a test gives, not on how a loaded VM sleeps (a steady step of 1 to 1.3 ms sleeps, which
+    settles in about 0.1 s, ran 1.2 s of a 2 s budget in CI on 2026-12-03, the second xdist worker
+    loading the same 2 cores)."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.calls = 0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def step(self, durations):
+        """A step whose calls take these durations, one after another."""
+        durations = iter(durations)
+
+        def call():
+            self.calls += 1
+            self.now += next(durations)
+        return call
+
+
+@pytest.fixture
+def clock(monkeypatch) -> FakeClock:
+    from tensorbench.benchmarks import harness
+
+    fake = FakeClock()
+    monkeypatch.setattr(harness, "time", fake)
+    return fake
+
+
+def test_the_warm_up_goes_on_until_the_calls_settle(clock):
     """A step that is slow for its first ten calls is warmed past them (a count of 3 stopped in the
     slow phase, and the suite timed an elementwise add at 5.8 ms a call where a bare loop gave 1.0 ms);
     a steady one whose calls spread settles long before the budget; one that never settles is stopped
     by the profile's warm-up time."""
     import itertools
     import random
-    import time
 
     from tensorbench.benchmarks.harness import Rounds, warm_up
 
-    durations = itertools.chain([0.005] * 10, itertools.repeat(0.001))
-    calls = []
-
-    def settling():
-        calls.append(1)
-        time.sleep(next(durations))
-
+    settling = clock.step(itertools.chain([0.005] * 10, itertools.repeat(0.001)))
     last = warm_up(settling, Rounds(min_rounds=5, max_time=0.01, warmup_calls=3, warmup_time=2.0))
-    assert len(calls) >= 10 + 5 and last < 0.003
+    assert clock.calls >= 10 + 5 and last == pytest.approx(0.001)
 
     # steady but noisy, as on the development VM: the calls spread 30%, and a few are much faster than
     # the rest (a bare loop's fastest call was 0.6 to 0.8 of its median), so the last five's median was
     # seldom within 5% of the fastest and the warm-up ran to its budget
     noise = random.Random(0)
-    started = time.perf_counter()
-    warm_up(lambda: time.sleep(0.001 * (0.6 if noise.random() < 0.02 else noise.uniform(1.0, 1.3))),
+    clock.now = 0.0
+    warm_up(clock.step(0.001 * (0.6 if noise.random() < 0.02 else noise.uniform(1.0, 1.3))
+                       for _ in itertools.count()),
             Rounds(min_rounds=5, max_time=0.01, warmup_calls=3, warmup_time=2.0))
-    assert time.perf_counter() - started < 1.0
+    assert clock.now < 1.0
 
-    slower = (0.001 * 1.1**i for i in itertools.count())  # never settles
-    started = time.perf_counter()
-    warm_up(lambda: time.sleep(next(slower)), Rounds(min_rounds=5, max_time=0.01, warmup_calls=3, warmup_time=0.05))
-    assert 0.05 <= time.perf_counter() - started < 0.5
+    clock.now = 0.0
+    warm_up(clock.step(0.001 * 1.1**i for i in itertools.count()),  # never settles
+            Rounds(min_rounds=5, max_time=0.01, warmup_calls=3, warmup_time=0.05))
+    assert 0.05 <= clock.now < 0.05 * 1.1 + 0.01  # stopped by the call that passed the budget
 
 
-def test_a_step_too_slow_to_settle_in_the_budget_is_warmed_up_by_its_warm_up_calls_only():
+def test_a_step_too_slow_to_settle_in_the_budget_is_warmed_up_by_its_warm_up_calls_only(clock):
     """An epoch-long step (30 ms, where settled() needs 20 calls and the budget holds 8) stops after the
     profile's warm-up calls once the least warm-up time has passed, instead of running to the budget; a
     step slow in its first calls, but whose calls would fit the budget, is still warmed past them."""
     import itertools
-    import time
 
     from tensorbench.benchmarks.harness import Rounds, warm_up
 
-    calls = []
-    started = time.perf_counter()
-    warm_up(lambda: (calls.append(1), time.sleep(0.03)), Rounds(min_rounds=5, max_time=0.05, warmup_calls=1,
-                                                              warmup_time=0.25))
-    assert len(calls) == 2 and time.perf_counter() - started < 0.15  # 0.05 s at the least: two calls
+    warm_up(clock.step(itertools.repeat(0.03)), Rounds(min_rounds=5, max_time=0.05, warmup_calls=1,
+                                                      warmup_time=0.25))
+    assert clock.calls == 2  # 0.05 s at the least (LEAST_WARMUP_SHARE of 0.25 s): two calls
 
     # a step whose first calls are slow but short of that (an add of 4.6 ms, then 1 ms) settles as before
-    durations = itertools.chain([0.005] * 10, itertools.repeat(0.001))
-    calls.clear()
-    warm_up(lambda: (calls.append(1), time.sleep(next(durations))),
+    clock.calls = 0
+    warm_up(clock.step(itertools.chain([0.005] * 10, itertools.repeat(0.001))),
             Rounds(min_rounds=5, max_time=0.05, warmup_calls=1, warmup_time=0.25))
-    assert len(calls) >= 10 + 5
+    assert clock.calls >= 10 + 5
 
     # a slow step still getting faster (a matmul whose first call took 25 ms, then 9 ms; smoke's
     # warm-up: no calls asked, no least time) warms up until two calls agree, so that the rounds,
     # counted from the fastest call, fill the time asked
-    durations = itertools.chain([0.025, 0.015], itertools.repeat(0.009))
-    calls.clear()
-    fastest = warm_up(lambda: (calls.append(1), time.sleep(next(durations))),
+    clock.calls = 0
+    fastest = warm_up(clock.step(itertools.chain([0.025, 0.015], itertools.repeat(0.009))),
                       Rounds(min_rounds=2, max_time=0.2, warmup_calls=0, warmup_time=0.0))
-    assert len(calls) >= 4 and fastest < 0.015
+    assert clock.calls >= 4 and fastest == pytest.approx(0.009)
 
 
 def test_a_call_shorter_than_a_round_is_looped_and_a_longer_one_is_a_round_by_itself(monkeypatch):
