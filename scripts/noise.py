@@ -15,6 +15,8 @@ the host: an accelerator's own noise shows in its rows' spread.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -47,9 +49,16 @@ def summary(before: dict[str, float], after: dict[str, float],
             "steady": abs(drift) <= STEADY_DRIFT and spread <= STEADY_SPREAD}
 
 
-def verdict(noise: dict[str, Any]) -> str:
-    """The run's closing line about its machine's noise."""
-    return f"tensorbench: noise: {described(noise)}"
+THREAD_ADVICE = ("; on a shared VM, TF_NUM_INTRAOP_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 time each op "
+                 "on one thread, steadier but not what all the cores give (docs/timing.md, on threads)")
+"""pyperf-style tuning advice, for an unsteady run with TensorFlow's default threads: on a 2-core VM a
+quick run flagged 42% of its rows with one intra-op thread and 63% without (docs/timing.md)."""
+
+
+def verdict(noise: dict[str, Any], environment: Mapping[str, str] = os.environ) -> str:
+    """The run's closing line about its machine's noise, with THREAD_ADVICE where it applies."""
+    advice = "" if noise["steady"] or "TF_NUM_INTRAOP_THREADS" in environment else THREAD_ADVICE
+    return f"tensorbench: noise: {described(noise)}{advice}"
 
 
 READ = ("probe", "drift", "spread", "steady")
