@@ -15,8 +15,6 @@ the host: an accelerator's own noise shows in its rows' spread.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -49,17 +47,9 @@ def summary(before: dict[str, float], after: dict[str, float],
             "steady": abs(drift) <= STEADY_DRIFT and spread <= STEADY_SPREAD}
 
 
-THREAD_ADVICE = ("; on a shared VM, TF_NUM_INTRAOP_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 time each op "
-                 "on one thread, steadier but not what all the cores give (docs/timing.md, on threads)")
-"""pyperf-style tuning advice, for an unsteady run with TensorFlow's default threads: on a 2-core VM
-TensorFlow's eager add and matmul of 1024 x 1024 spread 17-38% from call to call with both threads and
-6-10% with one (docs/timing.md)."""
-
-
-def verdict(noise: dict[str, Any], environment: Mapping[str, str] = os.environ) -> str:
-    """The run's closing line about its machine's noise, with THREAD_ADVICE where it applies."""
-    advice = "" if noise["steady"] or "TF_NUM_INTRAOP_THREADS" in environment else THREAD_ADVICE
-    return f"tensorbench: noise: {described(noise)}{advice}"
+def verdict(noise: dict[str, Any]) -> str:
+    """The run's closing line about its machine's noise."""
+    return f"tensorbench: noise: {described(noise)}"
 
 
 READ = ("probe", "drift", "spread", "steady")

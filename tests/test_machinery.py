@@ -135,9 +135,6 @@ def test_the_noise_verdict_follows_the_drift_and_the_spread():
     moved = noise.summary(burst(1e-3), burst(1e-3), samples(1e-3, 1.6e-3, 1e-3, 1.6e-3, 1e-3, 1.6e-3))
     assert not moved["steady"] and moved["during"]["spread"] == pytest.approx(0.6 / 1.3)
     assert "0.77 to 1.23 of their median" in noise.verdict(moved)
-    # an unsteady run with TensorFlow's default threads is told how to time one thread an op
-    assert noise.verdict(moved, {}).endswith(noise.THREAD_ADVICE)
-    assert noise.THREAD_ADVICE not in noise.verdict(moved, {"TF_NUM_INTRAOP_THREADS": "1"}) + noise.verdict(quiet, {})
 
 
 def test_the_probe_times_windows_and_samples_at_most_once_a_period():
