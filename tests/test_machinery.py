@@ -236,8 +236,8 @@ def test_dtypes_select_the_cases_with_a_dtype_and_keep_those_without():
 class FakeClock:
     """harness's perf_counter, moved only by the steps it makes: the warm-up's rules are judged on the
     call durations a test gives, not on how a loaded VM sleeps (a steady step of 1 to 1.3 ms sleeps, which
-    settles in about 0.1 s, ran 1.2 s of a 2 s budget in CI on 2026-12-03, the second xdist worker
-    loading the same 2 cores)."""
+    on this clock stops at the least warm-up time, 0.4 s of its 2 s budget, ran 1.2 s in CI on
+    2026-12-03, the second xdist worker loading the same 2 cores)."""
 
     def __init__(self):
         self.now = 0.0
