@@ -2,14 +2,15 @@
 unstable system; two quick runs on a shared 2-core VM once differed by up to 27% in a family's
 geometric mean, more than any row's own spread showed).
 
-The probe (workloads/noise_probe.py: NumPy's float32 matmul of 256 x 256, all cores through its BLAS;
-tensorbench run times it, this module reads what it measured) is timed in windows of 10 ms, as long as
-a few rounds: in a burst before the suite and after it, and one window about every second between the
-suite's benchmarks (the run record's `noise_samples`). Three figures come of it: the spread
-within a burst (IQR over median: the noise any row's rounds see), the spread of the samples over the run
-(how far the machine's own speed moved while it ran: what makes rows spread and two runs differ), and
-the drift between the bursts. A run is steady when all three stay within STEADY_DRIFT and STEADY_SPREAD;
-otherwise its closing lines say that differences smaller than the noise mean nothing. The probe times
+Two probes (workloads/noise_probe.py: NumPy's float32 matmul of 256 x 256, the cores' arithmetic through
+the BLAS, and a tf.function call of a 2 x 1 fill, TensorFlow's runtime around a step; tensorbench run
+times them, this module reads what they measured) are timed in windows of 10 ms, as long as a few rounds:
+in a burst before the suite and after it, and one window each about every second between the suite's
+benchmarks (the run record's `noise_samples`). Three figures come of each: the spread within a burst
+(IQR over median: the noise any row's rounds see), the spread of the samples over the run (how far the
+machine's own speed moved while it ran: what makes rows spread and two runs differ), and the drift
+between the bursts. A run is steady when all of them stay within STEADY_DRIFT and STEADY_SPREAD;
+otherwise its closing lines say that differences smaller than the noise mean nothing. The probes time
 the host: an accelerator's own noise shows in its rows' spread.
 """
 
@@ -18,15 +19,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from tensorbench.workloads.noise_probe import PROBES, SAMPLE_KEYS
 
 STEADY_DRIFT = 0.05
 STEADY_SPREAD = 0.10
 
 
-def over_the_run(samples: list[dict[str, float]]) -> dict[str, Any] | None:
-    """The samples taken between benchmarks: how many, their spread (IQR over median) and their
-    fastest and slowest against the median. None with fewer than 4 (a run of a few seconds)."""
-    values = [s["s"] for s in samples if isinstance(s, dict) and isinstance(s.get("s"), (int, float))]
+def over_the_run(samples: list[dict[str, float]], key: str = "s") -> dict[str, Any] | None:
+    """The samples taken between benchmarks (each probe's under its `key`): how many, their spread (IQR
+    over median) and their fastest and slowest against the median. None with fewer than 4 (a run of a
+    few seconds)."""
+    values = [s[key] for s in samples if isinstance(s, dict) and isinstance(s.get(key), (int, float))]
     if len(values) < 4:
         return None
     q1, median, q3 = np.percentile(values, [25, 50, 75])
@@ -34,17 +37,28 @@ def over_the_run(samples: list[dict[str, float]]) -> dict[str, Any] | None:
             "fastest": float(min(values) / median), "slowest": float(max(values) / median)}
 
 
-def summary(before: dict[str, float], after: dict[str, float],
-            samples: list[dict[str, float]] | None = None) -> dict[str, Any]:
-    """The JSON's `tensorbench.noise`: both bursts, the samples' summary over the run (the samples
-    themselves stay in `tensorbench.noise_samples`), the drift between the bursts, the largest spread,
-    and whether that is steady."""
+def probe_summary(before: dict[str, float], after: dict[str, float],
+                  samples: list[dict[str, float]] | None = None, key: str = "s") -> dict[str, Any]:
+    """One probe's bursts, its samples' summary over the run, the drift between the bursts, the largest
+    spread, and whether that is steady."""
     drift = after["median_s"] / before["median_s"] - 1
-    during = over_the_run(samples or [])
+    during = over_the_run(samples or [], key)
     spread = max([b["iqr_s"] / b["median_s"] for b in (before, after)] + ([during["spread"]] if during else []))
-    return {"probe": before.get("probe", "NumPy float32 matmul, 256 x 256"), "before": before, "after": after,
+    return {"probe": before.get("probe", PROBES["compute"]), "before": before, "after": after,
             "during": during, "drift": drift, "spread": spread,
             "steady": abs(drift) <= STEADY_DRIFT and spread <= STEADY_SPREAD}
+
+
+def summary(before: dict[str, dict], after: dict[str, dict],
+            samples: list[dict[str, float]] | None = None) -> dict[str, Any]:
+    """The JSON's `tensorbench.noise`: each probe's summary (`probes`; the samples themselves stay in
+    `tensorbench.noise_samples`), and over them all the largest drift and spread, and whether every
+    probe was steady."""
+    probes = [probe_summary(before[name], after[name], samples, SAMPLE_KEYS[name])
+              for name in PROBES if name in before and name in after]
+    return {"probes": probes, "probe": "; ".join(p["probe"] for p in probes),
+            "drift": max((p["drift"] for p in probes), key=abs), "spread": max(p["spread"] for p in probes),
+            "steady": all(p["steady"] for p in probes)}
 
 
 def verdict(noise: dict[str, Any]) -> str:
@@ -58,17 +72,22 @@ READ = ("probe", "drift", "spread", "steady")
 
 def described(noise: dict[str, Any]) -> str:
     """How steady the machine was, in words and figures (the closing line, and each run's line in the
-    report)."""
-    during = noise.get("during")
-    window_s = noise["before"].get("window_s") if isinstance(noise.get("before"), dict) else None
-    timed = f"in {window_s * 1e3:.0f} ms windows" if window_s else "single calls"  # runs before 2026-12-02: calls
-    measured = (f"the probe ({noise['probe']}, {timed}) ran {abs(noise['drift']):.0%} "
-                f"{'slower' if noise['drift'] > 0 else 'faster'} after the suite than before it"
-                + (f"; its {during['count']} samples over the run spread {during['spread']:.0%} "
-                   f"({during['fastest']:.2f} to {during['slowest']:.2f} of their median)" if during else "")
-                + f"; largest spread {noise['spread']:.0%}")
+    report). A run from before there were two probes has one, at the top level."""
+    measured = "; ".join(_measured(probe) for probe in noise.get("probes") or [noise])
     if noise["steady"]:
         return f"steady: {measured}"
     return (f"NOT STEADY: {measured}; rows spread by the machine itself, and differences "
             f"between runs smaller than {max(abs(noise['drift']), noise['spread']):.0%} mean nothing here: close "
             "other programs, or compare several runs a side (tensorbench compare A1,A2 B1,B2)")
+
+
+def _measured(probe: dict[str, Any]) -> str:
+    """One probe's figures, in words."""
+    during = probe.get("during")
+    window_s = probe["before"].get("window_s") if isinstance(probe.get("before"), dict) else None
+    timed = f"in {window_s * 1e3:.0f} ms windows" if window_s else "single calls"  # runs before 2026-12-02: calls
+    return (f"the probe ({probe['probe']}, {timed}) ran {abs(probe['drift']):.0%} "
+            f"{'slower' if probe['drift'] > 0 else 'faster'} after the suite than before it"
+            + (f"; its {during['count']} samples over the run spread {during['spread']:.0%} "
+               f"({during['fastest']:.2f} to {during['slowest']:.2f} of their median)" if during else "")
+            + f"; largest spread {probe['spread']:.0%}")

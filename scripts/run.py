@@ -138,7 +138,7 @@ def run(profile: str, devices: list[str], modes: list[str], only: list[str], out
         f"--tensorbench-dtypes={','.join(dtypes or [])}",
     ]
     exclude = f"--tensorbench-exclude={','.join(case.id for case in apart)}"
-    before = noise_probe.burst()  # the machine's noise, before the suite and again after it
+    before = noise_probe.bursts()  # the machine's noise, before the suite and again after it
     # -v: one line per benchmark, with the progress
     with mock.patch.dict(os.environ, NO_PLUGIN_AUTOLOAD):  # here and in the processes of their own
         status = int(pytest.main([str(_benchmarks_dir()), "-v", f"--tensorbench-json={json_path}", exclude, *options]))
@@ -146,7 +146,7 @@ def run(profile: str, devices: list[str], modes: list[str], only: list[str], out
         if groups and status not in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
             status = max(status, run_groups(groups, options, out_dir / "isolated"))
     merge_parts(json_path, sorted((out_dir / "isolated").glob("*.json")))
-    return finish(json_path, status, started, import_s, (before, noise_probe.burst()))
+    return finish(json_path, status, started, import_s, (before, noise_probe.bursts()))
 
 
 def other_backends(backends: list[str], only: list[str]) -> list[str]:

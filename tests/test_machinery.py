@@ -110,31 +110,68 @@ def test_the_results_file_holds_the_document_it_was_given(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["benchmarks.json"]  # no temporary file left
 
 
+def _burst(median, iqr=0.01, probe="compute"):
+    from tensorbench.workloads.noise_probe import PROBES
+
+    return {"probe": PROBES[probe], "at": 0.0, "median_s": median, "iqr_s": iqr * median, "min_s": median,
+            "windows": 30, "window_s": 0.01}
+
+
+def _samples(*values, key="s"):
+    return [{"at": float(i), key: v} for i, v in enumerate(values)]
+
+
 def test_the_noise_verdict_follows_the_drift_and_the_spread():
     """A machine whose probe slowed 20% during the run, whose bursts spread 30%, or whose samples over
     the run spread 30% is not steady, and the closing line says how large a difference means nothing; a
     quiet one is steady."""
     from tensorbench.scripts import noise
 
-    def burst(median, iqr=0.01):
-        return {"at": 0.0, "median_s": median, "iqr_s": iqr * median, "min_s": median, "windows": 30, "window_s": 0.01}
+    def compute_only(before, after, samples=None):
+        return noise.summary({"compute": before}, {"compute": after}, samples)
 
-    def samples(*values):
-        return [{"at": float(i), "s": v} for i, v in enumerate(values)]
-
-    quiet = noise.summary(burst(1e-3), burst(1.02e-3), samples(1e-3, 1.01e-3, 0.99e-3, 1e-3))
+    quiet = compute_only(_burst(1e-3), _burst(1.02e-3), _samples(1e-3, 1.01e-3, 0.99e-3, 1e-3))
     assert quiet["steady"] and quiet["drift"] == pytest.approx(0.02) and "steady" in noise.verdict(quiet)
-    assert quiet["during"]["count"] == 4 and "its 4 samples over the run spread" in noise.verdict(quiet)
+    assert quiet["probes"][0]["during"]["count"] == 4 and "its 4 samples over the run spread" in noise.verdict(quiet)
     assert "in 10 ms windows" in noise.verdict(quiet)
-    drifted = noise.summary(burst(1e-3), burst(1.2e-3))
+    drifted = compute_only(_burst(1e-3), _burst(1.2e-3))
     assert not drifted["steady"] and "smaller than 20% mean nothing" in noise.verdict(drifted)
-    assert drifted["during"] is None  # too few samples to tell (none here)
-    spread = noise.summary(burst(1e-3, iqr=0.3), burst(1e-3))
+    assert drifted["probes"][0]["during"] is None  # too few samples to tell (none here)
+    spread = compute_only(_burst(1e-3, iqr=0.3), _burst(1e-3))
     assert not spread["steady"] and "smaller than 30% mean nothing" in noise.verdict(spread)
     # steady bursts before and after, but the machine's speed moved while the run ran
-    moved = noise.summary(burst(1e-3), burst(1e-3), samples(1e-3, 1.6e-3, 1e-3, 1.6e-3, 1e-3, 1.6e-3))
-    assert not moved["steady"] and moved["during"]["spread"] == pytest.approx(0.6 / 1.3)
+    moved = compute_only(_burst(1e-3), _burst(1e-3), _samples(1e-3, 1.6e-3, 1e-3, 1.6e-3, 1e-3, 1.6e-3))
+    assert not moved["steady"] and moved["probes"][0]["during"]["spread"] == pytest.approx(0.6 / 1.3)
     assert "0.77 to 1.23 of their median" in noise.verdict(moved)
+
+
+def test_a_steady_compute_probe_does_not_make_a_run_steady_when_dispatch_was_not():
+    """The run is steady only if every probe was: quiet NumPy windows beside tf.function calls whose
+    samples spread 40% say NOT STEADY, name both probes, and give the larger spread."""
+    from tensorbench.scripts import noise
+    from tensorbench.workloads.noise_probe import PROBES
+
+    samples = [{"at": float(i), "s": 1e-3, "dispatch_s": d}
+               for i, d in enumerate([300e-6, 420e-6, 300e-6, 420e-6, 300e-6, 420e-6])]
+    mixed = noise.summary({"compute": _burst(1e-3), "dispatch": _burst(3e-4, probe="dispatch")},
+                          {"compute": _burst(1e-3), "dispatch": _burst(3e-4, probe="dispatch")}, samples)
+    compute, dispatch = mixed["probes"]
+    assert compute["steady"] and not dispatch["steady"] and not mixed["steady"]
+    assert mixed["spread"] == dispatch["spread"] == pytest.approx(0.12 / 0.36)
+    line = noise.verdict(mixed)
+    assert line.startswith("tensorbench: noise: NOT STEADY") and "smaller than 33% mean nothing" in line
+    assert all(label in line for label in PROBES.values())
+
+
+def test_a_run_from_before_there_were_two_probes_is_still_described():
+    """A `tensorbench.noise` block of one probe, at its top level, as runs wrote it until 2026-12-03,
+    reads as it did (the report describes old runs beside new ones)."""
+    from tensorbench.scripts import noise
+
+    old = noise.probe_summary(_burst(1e-3), _burst(1.2e-3))
+    assert "probes" not in old and all(key in old for key in noise.READ)
+    assert "NOT STEADY: the probe (NumPy float32 matmul, 256 x 256, in 10 ms windows) ran 20% slower" \
+        in noise.described(old)
 
 
 def test_the_probe_times_windows_and_samples_at_most_once_a_period():
@@ -144,7 +181,7 @@ def test_the_probe_times_windows_and_samples_at_most_once_a_period():
 
     measured = burst(seconds=0.05, window_s=0.005)
     assert measured["windows"] >= 2 and 0 < measured["min_s"] <= measured["median_s"]
-    assert 0 < window(0.001) < 0.1
+    assert 0 < window(0.001) < 0.1 and 0 < window(0.001, probe="dispatch") < 0.1
     sampler = Sampler(every_s=0.05)
     for _ in range(3):
         sampler.maybe_sample()
@@ -152,6 +189,7 @@ def test_the_probe_times_windows_and_samples_at_most_once_a_period():
     time.sleep(0.06)
     sampler.maybe_sample()
     assert len(sampler.samples) == 2 and sampler.samples[1]["at"] > sampler.samples[0]["at"]
+    assert all(sample["s"] > 0 and sample["dispatch_s"] > 0 for sample in sampler.samples)  # both probes
 
 
 def test_the_agreement_script_sets_the_suite_beside_a_bare_loop():

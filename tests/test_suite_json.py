@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tensorbench.workloads.noise_probe import PROBES, SAMPLE_KEYS
 
 from .conftest import REPO, run_command, tensorbench
 
@@ -87,16 +88,22 @@ def test_the_run_says_where_its_time_went(smoke_run):
 
 
 def test_the_run_says_how_noisy_its_machine_was(smoke_run):
-    """A probe timed before and after the suite and between its benchmarks: its drift, its spreads and
-    its samples in the JSON, and a closing line; the report says it too."""
+    """Two probes (NumPy's matmul, a tf.function call) timed before and after the suite and between its
+    benchmarks: their drifts, spreads and samples in the JSON, and a closing line; the report says it too."""
     result, document = smoke_run
     noise = document["tensorbench"]["noise"]
-    assert noise["before"]["at"] < noise["after"]["at"] and noise["before"]["median_s"] > 0
-    assert noise["drift"] == pytest.approx(noise["after"]["median_s"] / noise["before"]["median_s"] - 1)
-    assert noise["spread"] >= 0 and isinstance(noise["steady"], bool)
+    probes = {p["probe"]: p for p in noise["probes"]}
+    assert sorted(probes) == sorted(PROBES.values())
     samples = document["tensorbench"]["noise_samples"]  # the first at the first benchmark
-    assert samples and all(s["s"] > 0 and noise["before"]["at"] < s["at"] < noise["after"]["at"] for s in samples)
-    assert noise["during"] is None or noise["during"]["count"] == len(samples)
+    for name, probe in zip(PROBES, (probes[label] for label in PROBES.values())):
+        assert probe["before"]["at"] < probe["after"]["at"] and probe["before"]["median_s"] > 0
+        assert probe["drift"] == pytest.approx(probe["after"]["median_s"] / probe["before"]["median_s"] - 1)
+        assert probe["spread"] >= 0 and isinstance(probe["steady"], bool)
+        key = SAMPLE_KEYS[name]
+        assert samples and all(s[key] > 0 and probe["before"]["at"] < s["at"] < probe["after"]["at"] for s in samples)
+        assert probe["during"] is None or probe["during"]["count"] == len(samples)
+    assert noise["spread"] == max(p["spread"] for p in probes.values())
+    assert noise["steady"] == all(p["steady"] for p in probes.values())
     assert "tensorbench: noise: " in result.stdout
     out = Path(result.args[result.args.index("--output") + 1])
     for report in ("report.md", "report.html"):  # the reader of the report is told too
