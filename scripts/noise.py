@@ -19,10 +19,34 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from pytest_benchmark.stats import Stats
 from tensorbench.workloads.noise_probe import PROBES, SAMPLE_KEYS
+
+from .results import MAX_SPREAD
 
 STEADY_DRIFT = 0.05
 STEADY_SPREAD = 0.10
+ROUNDS_AS_A_ROW = 5
+"""A slow row's rounds (the profiles' least), so that the bursts' windows, taken that many at a time,
+are rows of a call that never changes: how often the flag falls on those is how often the machine alone
+puts it on a row."""
+
+
+def flagged_as_rows(bursts: list[dict[str, Any]], rounds: int = ROUNDS_AS_A_ROW) -> dict[str, int] | None:
+    """The bursts' windows in runs of `rounds` consecutive ones, each judged as a row is (pytest-benchmark's
+    IQR over its median, over results.MAX_SPREAD): how many such rows, and how many flagged. None for
+    runs whose bursts kept no windows (before the evening of 2026-12-03)."""
+    rows = [b["windows_s"][i:i + rounds] for b in bursts if isinstance(b.get("windows_s"), list)
+            for i in range(0, len(b["windows_s"]) - rounds + 1, rounds)]
+    if not rows:
+        return None
+    flagged = 0
+    for row in rows:
+        stats = Stats()
+        for value in row:
+            stats.update(value)
+        flagged += stats.iqr / stats.median > MAX_SPREAD
+    return {"rounds": rounds, "rows": len(rows), "flagged": flagged}
 
 
 def over_the_run(samples: list[dict[str, float]], key: str = "s") -> dict[str, Any] | None:
@@ -45,7 +69,7 @@ def probe_summary(before: dict[str, float], after: dict[str, float],
     during = over_the_run(samples or [], key)
     spread = max([b["iqr_s"] / b["median_s"] for b in (before, after)] + ([during["spread"]] if during else []))
     return {"probe": before.get("probe", PROBES["compute"]), "before": before, "after": after,
-            "during": during, "drift": drift, "spread": spread,
+            "during": during, "drift": drift, "spread": spread, "as_rows": flagged_as_rows([before, after]),
             "steady": abs(drift) <= STEADY_DRIFT and spread <= STEADY_SPREAD}
 
 
@@ -83,11 +107,13 @@ def described(noise: dict[str, Any]) -> str:
 
 def _measured(probe: dict[str, Any]) -> str:
     """One probe's figures, in words."""
-    during = probe.get("during")
+    during, as_rows = probe.get("during"), probe.get("as_rows")
     window_s = probe["before"].get("window_s") if isinstance(probe.get("before"), dict) else None
     timed = f"in {window_s * 1e3:.0f} ms windows" if window_s else "single calls"  # runs before 2026-12-02: calls
     return (f"the probe ({probe['probe']}, {timed}) ran {abs(probe['drift']):.0%} "
             f"{'slower' if probe['drift'] > 0 else 'faster'} after the suite than before it"
             + (f"; its {during['count']} samples over the run spread {during['spread']:.0%} "
                f"({during['fastest']:.2f} to {during['slowest']:.2f} of their median)" if during else "")
-            + f"; largest spread {probe['spread']:.0%}")
+            + f"; largest spread {probe['spread']:.0%}"
+            + (f"; {as_rows['flagged']} of its {as_rows['rows']} rows of {as_rows['rounds']} windows flagged for spread"
+               if as_rows else ""))

@@ -163,6 +163,22 @@ def test_a_steady_compute_probe_does_not_make_a_run_steady_when_dispatch_was_not
     assert all(label in line for label in PROBES.values())
 
 
+def test_the_probes_windows_are_judged_as_rows_are():
+    """Runs of 5 consecutive windows, flagged as a row's rounds are (pytest-benchmark's IQR over median,
+    over 10%): steady windows never, a step between two speeds inside a run of 5 always; a remainder
+    too short for a row is left out; bursts that kept no windows give None."""
+    from tensorbench.scripts import noise
+
+    steady = {"windows_s": [1e-3, 1.01e-3, 0.99e-3, 1e-3, 1.02e-3] * 2 + [5e-3]}  # the 11th: no row
+    stepped = {"windows_s": [1e-3, 1e-3, 1e-3, 1.5e-3, 1.5e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3]}
+    assert noise.flagged_as_rows([steady]) == {"rounds": 5, "rows": 2, "flagged": 0}
+    assert noise.flagged_as_rows([steady, stepped]) == {"rounds": 5, "rows": 4, "flagged": 1}
+    assert noise.flagged_as_rows([{"median_s": 1e-3}]) is None
+    summary = noise.summary({"compute": {**_burst(1e-3), **stepped}}, {"compute": {**_burst(1e-3), **steady}})
+    assert summary["probes"][0]["as_rows"]["flagged"] == 1
+    assert "1 of its 4 rows of 5 windows flagged for spread" in noise.verdict(summary)
+
+
 def test_a_run_from_before_there_were_two_probes_is_still_described():
     """A `tensorbench.noise` block of one probe, at its top level, as runs wrote it until 2026-12-03,
     reads as it did (the report describes old runs beside new ones)."""

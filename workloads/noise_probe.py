@@ -84,14 +84,14 @@ def window(seconds: float = WINDOW_S, warm_calls: int = 0, probe: str = "compute
 
 def burst(seconds: float = 0.3, window_s: float = WINDOW_S, probe: str = "compute") -> dict[str, float]:
     """The probe timed in windows for `seconds`, after WARM_CALLS untimed calls: when, the windows'
-    median, IQR and fastest (s per call), and how many windows."""
+    median, IQR and fastest (s per call), how many windows, and the windows themselves, in order."""
     window(0.0, WARM_CALLS, probe)  # the warm-up, untimed: `seconds` are the windows' own
     windows, started = [], time.perf_counter()
     while not windows or time.perf_counter() - started < seconds:
         windows.append(window(window_s, probe=probe))
     q1, median, q3 = np.percentile(windows, [25, 50, 75])
     return {"probe": PROBES[probe], "at": time.time(), "median_s": float(median), "iqr_s": float(q3 - q1),
-            "min_s": float(min(windows)), "windows": len(windows), "window_s": window_s}
+            "min_s": float(min(windows)), "windows": len(windows), "window_s": window_s, "windows_s": windows}
 
 
 def bursts() -> dict[str, dict[str, float]]:
