@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 from pytest_benchmark.stats import Stats
-from tensorbench.workloads.noise_probe import PROBES, SAMPLE_KEYS
 
 from .results import MAX_SPREAD
 
@@ -68,7 +67,7 @@ def probe_summary(before: dict[str, float], after: dict[str, float],
     drift = after["median_s"] / before["median_s"] - 1
     during = over_the_run(samples or [], key)
     spread = max([b["iqr_s"] / b["median_s"] for b in (before, after)] + ([during["spread"]] if during else []))
-    return {"probe": before.get("probe", PROBES["compute"]), "before": before, "after": after,
+    return {"probe": before.get("probe", "NumPy float32 matmul"), "before": before, "after": after,
             "during": during, "drift": drift, "spread": spread, "as_rows": flagged_as_rows([before, after]),
             "steady": abs(drift) <= STEADY_DRIFT and spread <= STEADY_SPREAD}
 
@@ -78,8 +77,8 @@ def summary(before: dict[str, dict], after: dict[str, dict],
     """The JSON's `tensorbench.noise`: each probe's summary (`probes`; the samples themselves stay in
     `tensorbench.noise_samples`), and over them all the largest drift and spread, and whether every
     probe was steady."""
-    probes = [probe_summary(before[name], after[name], samples, SAMPLE_KEYS[name])
-              for name in PROBES if name in before and name in after]
+    probes = [probe_summary(before[name], after[name], samples, before[name].get("sample_key", "s"))
+              for name in before if name in after]
     return {"probes": probes, "probe": "; ".join(p["probe"] for p in probes),
             "drift": max((p["drift"] for p in probes), key=abs), "spread": max(p["spread"] for p in probes),
             "steady": all(p["steady"] for p in probes)}

@@ -95,7 +95,8 @@ def test_the_run_says_how_noisy_its_machine_was(smoke_run):
     probes = {p["probe"]: p for p in noise["probes"]}
     assert sorted(probes) == sorted(PROBES.values())
     samples = document["tensorbench"]["noise_samples"]  # the first at the first benchmark
-    for name, probe in zip(PROBES, (probes[label] for label in PROBES.values())):
+    for name, label in PROBES.items():
+        probe = probes[label]
         assert probe["before"]["at"] < probe["after"]["at"] and probe["before"]["median_s"] > 0
         assert probe["drift"] == pytest.approx(probe["after"]["median_s"] / probe["before"]["median_s"] - 1)
         assert probe["spread"] >= 0 and isinstance(probe["steady"], bool)

@@ -1,7 +1,8 @@
 """The machine's noise probes: fixed calls, timed in windows as long as a round, so that their spread is
 the spread any row's rounds see from the machine alone. Used before and after a run (scripts/noise.py)
-and between its benchmarks (benchmarks/conftest.py), where a sample of WINDOW_S of each every
-SAMPLE_EVERY_S costs a fiftieth of the run.
+and between its benchmarks (benchmarks/conftest.py), where a sample of WINDOW_S of each, every
+SAMPLE_EVERY_S, costs some 2% of the run (30 samples of both probes took a median of 22 ms each on the
+AMD EPYC VM of 2026-12-04).
 
 Windows, not single calls: on the 2-core AMD EPYC VM of 2026-12-02 a burst of 200 single calls (60 ms)
 spread 5% and called the machine steady while 57% of the quick run's rows were flagged; the probe's
@@ -26,7 +27,7 @@ import numpy as np
 PROBES = {"compute": "NumPy float32 matmul, 256 x 256", "dispatch": "TensorFlow tf.function call of a 2 x 1 fill"}
 SAMPLE_KEYS = {"compute": "s", "dispatch": "dispatch_s"}
 """Each probe's key in a sample of `tensorbench.noise_samples` (`s`: the compute probe, as before there
-were two)."""
+were two). Each burst carries its probe's key, so that the report reads the samples without this module."""
 WINDOW_S = 0.01
 """A window: as long as a few of the profiles' 2 ms rounds."""
 SAMPLE_EVERY_S = 1.0
@@ -90,7 +91,8 @@ def burst(seconds: float = 0.3, window_s: float = WINDOW_S, probe: str = "comput
     while not windows or time.perf_counter() - started < seconds:
         windows.append(window(window_s, probe=probe))
     q1, median, q3 = np.percentile(windows, [25, 50, 75])
-    return {"probe": PROBES[probe], "at": time.time(), "median_s": float(median), "iqr_s": float(q3 - q1),
+    return {"probe": PROBES[probe], "sample_key": SAMPLE_KEYS[probe], "at": time.time(), "median_s": float(median),
+            "iqr_s": float(q3 - q1),
             "min_s": float(min(windows)), "windows": len(windows), "window_s": window_s, "windows_s": windows}
 
 
