@@ -113,8 +113,8 @@ def test_the_results_file_holds_the_document_it_was_given(tmp_path):
 def _burst(median, iqr=0.01, probe="compute"):
     from tensorbench.workloads.noise_probe import PROBES, SAMPLE_KEYS
 
-    return {"probe": PROBES[probe], "sample_key": SAMPLE_KEYS[probe], "at": 0.0, "median_s": median, "iqr_s": iqr * median, "min_s": median,
-            "windows": 30, "window_s": 0.01}
+    return {"probe": PROBES[probe], "sample_key": SAMPLE_KEYS[probe], "at": 0.0, "median_s": median,
+            "iqr_s": iqr * median, "min_s": median, "windows": 30, "window_s": 0.01}
 
 
 def _samples(*values, key="s"):
