@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from tensorbench.workloads.base import Workload
+from tensorbench.workloads.blas_threads import one_blas_thread
 from tensorbench.workloads.cases import Case
 from tensorbench.workloads.devices import Device, device_scope, is_out_of_memory, must_wait, wait
 
@@ -196,16 +197,19 @@ def _peak_memory(device: Device, reset: bool = False) -> int | None:
 
 def first_call(workload: Workload, case: Case) -> dict[str, Any]:
     """What runs before any timing, inside the device's scope: setup, the first call (timed once and
-    synchronised: tracing or compilation) and the check. Returns the benchmark's extra_info."""
+    synchronised: tracing or compilation) and the check, setup and check with NumPy's BLAS on one
+    thread (workloads/blas_threads.py). Returns the benchmark's extra_info."""
     device = case.device
     started = time.perf_counter()
-    workload.setup(device, case.mode)
+    with one_blas_thread():  # the suite's own NumPy work leaves no BLAS thread spinning (blas_threads)
+        workload.setup(device, case.mode)
     start = time.perf_counter()
     outputs = workload.step()
     wait(device, outputs)
     called = time.perf_counter()
     first_call_s = called - start
-    verified = workload.check(outputs)
+    with one_blas_thread():
+        verified = workload.check(outputs)
     del outputs
     check_s = time.perf_counter() - called
     return {

@@ -184,7 +184,8 @@ def test_a_run_from_before_there_were_two_probes_is_still_described():
     reads as it did (the report describes old runs beside new ones)."""
     from tensorbench.scripts import noise
 
-    old = noise.probe_summary(_burst(1e-3), _burst(1.2e-3))
+    label = {"probe": "NumPy float32 matmul, 256 x 256"}  # its label then: on NumPy's threads
+    old = noise.probe_summary({**_burst(1e-3), **label}, {**_burst(1.2e-3), **label})
     assert "probes" not in old and all(key in old for key in noise.READ)
     assert "NOT STEADY: the probe (NumPy float32 matmul, 256 x 256, in 10 ms windows) ran 20% slower" \
         in noise.described(old)
@@ -408,3 +409,42 @@ def test_a_call_shorter_than_a_round_is_looped_and_a_longer_one_is_a_round_by_it
         assert benchmark.how == expected and spent["timed_as"] == timed_as
     from tensorbench.workloads.profiles import PROFILES
     assert PROFILES["quick"].benchmark_options()["benchmark_min_time"] == PROFILES["quick"].min_round_s == 2e-3
+
+
+def test_the_suites_own_numpy_work_runs_on_one_blas_thread_and_the_numpy_step_on_numpys_own(numpy_device,
+                                                                                            monkeypatch):
+    """Setup, check and the compute probe run with the BLAS on one thread (a threaded OpenBLAS call leaves
+    a worker spinning for some 0.1 s, into the step timed next: workloads/blas_threads.py); the NumPy
+    baseline's step keeps NumPy's threads."""
+    from tensorbench.benchmarks import harness
+    from tensorbench.workloads import noise_probe
+    from tensorbench.workloads.cases import Case
+    from tensorbench.workloads.tensor_ops import MatMul
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    own = blas_threads()
+    if not own or max(own) < 2:
+        pytest.skip("NumPy's BLAS runs on one thread here already: nothing to tell apart")
+    seen: dict[str, list[int]] = {}
+
+    class Recording(MatMul):
+        def setup(self, device, mode):
+            seen["setup"] = blas_threads()
+            super().setup(device, mode)
+
+        def step(self):
+            seen.setdefault("step", blas_threads())
+            return super().step()
+
+        def check(self, outputs):
+            seen["check"] = blas_threads()
+            return super().check(outputs)
+
+    harness.first_call(Recording(n=8), Case(Recording, {"n": 8}, numpy_device, "eager"))
+    monkeypatch.setattr(noise_probe, "_call", lambda probe: lambda: seen.setdefault("probe", blas_threads()))
+    noise_probe.window(0.0)
+    assert seen == {"setup": [1] * len(own), "check": [1] * len(own), "step": own, "probe": [1] * len(own)}
+    assert blas_threads() == own  # and restored after

@@ -9,8 +9,10 @@ spread 5% and called the machine steady while 57% of the quick run's rows were f
 median moved from 200 to 300 us between half-second spans, and a pure-Python loop's 50 ms windows spread
 14 to 27%. Only samples spread over the run show that.
 
-Two probes, because the machine's noise is not one thing. `compute` is NumPy's matmul, the cores'
-arithmetic through the BLAS. `dispatch` is a tf.function call of a tiny op, what TensorFlow's runtime
+Two probes, because the machine's noise is not one thing. `compute` is NumPy's matmul, a core's
+arithmetic through the BLAS, on one BLAS thread since 2026-12-04: on NumPy's threads each sample left an
+OpenBLAS worker spinning for some 0.1 s (workloads/blas_threads.py), into the dispatch probe's window
+and the next benchmark. `dispatch` is a tf.function call of a tiny op, what TensorFlow's runtime
 costs around any step, and what most graph-mode rows are made of. On the Intel Xeon VM of 2026-12-03
 (evening), the two sampled alternately every 0.2 s for 15 s, three times: NumPy's windows spread 9, 28
 and 10%, the tf.function call's 36, 40 and 42% (its median 420-463 us); a quick run in the same hour,
@@ -24,7 +26,10 @@ from functools import cache
 
 import numpy as np
 
-PROBES = {"compute": "NumPy float32 matmul, 256 x 256", "dispatch": "TensorFlow tf.function call of a 2 x 1 fill"}
+from .blas_threads import one_blas_thread
+
+PROBES = {"compute": "NumPy float32 matmul, 256 x 256, one BLAS thread",
+          "dispatch": "TensorFlow tf.function call of a 2 x 1 fill"}
 SAMPLE_KEYS = {"compute": "s", "dispatch": "dispatch_s"}
 """Each probe's key in a sample of `tensorbench.noise_samples` (`s`: the compute probe, as before there
 were two). Each burst carries its probe's key, so that the report reads the samples without this module."""
@@ -72,15 +77,16 @@ def window(seconds: float = WINDOW_S, warm_calls: int = 0, probe: str = "compute
     """Seconds per probe call, over calls looped for at least `seconds` (at least one call), after
     `warm_calls` untimed ones."""
     call = _call(probe)
-    for _ in range(warm_calls):
-        call()
-    calls, started = 0, time.perf_counter()
-    while True:
-        call()
-        calls += 1
-        elapsed = time.perf_counter() - started
-        if elapsed >= seconds:
-            return elapsed / calls
+    with one_blas_thread():  # the compute probe leaves no BLAS thread spinning into the next benchmark
+        for _ in range(warm_calls):
+            call()
+        calls, started = 0, time.perf_counter()
+        while True:
+            call()
+            calls += 1
+            elapsed = time.perf_counter() - started
+            if elapsed >= seconds:
+                return elapsed / calls
 
 
 def burst(seconds: float = 0.3, window_s: float = WINDOW_S, probe: str = "compute") -> dict[str, float]:
