@@ -98,7 +98,8 @@ def burst(seconds: float = 0.3, window_s: float = WINDOW_S, probe: str = "comput
         windows.append(window(window_s, probe=probe))
     q1, median, q3 = np.percentile(windows, [25, 50, 75])
     return {"probe": PROBES[probe], "sample_key": SAMPLE_KEYS[probe], "at": time.time(),
-            "median_s": float(median), "iqr_s": float(q3 - q1), "min_s": float(min(windows)), "windows": len(windows), "window_s": window_s, "windows_s": windows}
+            "median_s": float(median), "iqr_s": float(q3 - q1), "min_s": float(min(windows)),
+            "windows": len(windows), "window_s": window_s, "windows_s": windows}
 
 
 def bursts() -> dict[str, dict[str, float]]:
