@@ -229,3 +229,20 @@ def test_a_constant_random_tensor_fails_even_at_two_elements(cpu, monkeypatch, d
     monkeypatch.setattr(cls, "compute_tf", lambda self: tf.fill(self.shape, value))
     with pytest.raises(CheckFailed, match="stddev"):
         run_once(cls, {"dist": dist, "shape": (2, 1)}, cpu, "graph")
+
+
+def test_the_last_level_cache_is_the_sum_of_the_instances_serving_this_processs_cpus(tmp_path, monkeypatch):
+    """Two CPUs under one 32 MiB L3 count it once; a CPU under a second L3 adds it (two AMD CCDs); a CPU
+    the process may not run on adds nothing: the stream ceiling's arrays must outgrow what the run fills."""
+    layout = {0: "0-1", 1: "0-1", 2: "2-3", 3: "2-3", 4: "4"}
+    for cpu, shared in layout.items():
+        for index, (level, size, cpus) in enumerate([(2, "2048K", str(cpu)), (3, "32768K", shared)]):
+            folder = tmp_path / f"cpu{cpu}" / "cache" / f"index{index}"
+            folder.mkdir(parents=True)
+            for name, text in {"level": level, "size": size, "shared_cpu_list": cpus}.items():
+                (folder / name).write_text(f"{text}\n")
+    monkeypatch.setattr(devices.os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    assert devices.last_level_cache_bytes(tmp_path) == 2 * 32 * 1024**2
+    monkeypatch.setattr(devices.os, "sched_getaffinity", lambda pid: {0, 1})
+    assert devices.last_level_cache_bytes(tmp_path) == 32 * 1024**2
+    assert devices.last_level_cache_bytes(tmp_path / "nowhere") is None

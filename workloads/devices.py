@@ -95,21 +95,27 @@ def host_memory_bytes() -> int | None:
         return None
 
 
-def last_level_cache_bytes() -> int | None:
-    """The CPU's largest cache, as Linux's sysfs tells it (cpu0's highest level), or None elsewhere."""
-    sizes = {}
-    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
-        try:
-            level = int((index / "level").read_text())
-            text = (index / "size").read_text().strip()
-        except (OSError, ValueError):
-            continue
-        scale = {"K": 1024, "M": 1024**2, "G": 1024**3}.get(text[-1:], 1)
-        try:
-            sizes[level] = max(sizes.get(level, 0), int(text.rstrip("KMG")) * scale)
-        except ValueError:
-            continue
-    return sizes[max(sizes)] if sizes else None
+def last_level_cache_bytes(root: Path = Path("/sys/devices/system/cpu")) -> int | None:
+    """The last-level cache this process can fill, as Linux's sysfs tells it: the sum of the distinct
+    instances of the highest cache level that serve the CPUs it may run on (STREAM's "sum of all the
+    last-level caches used in the run": two vCPUs on two AMD CCDs fill two L3s), or None elsewhere."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = [0]
+    instances: dict[int, dict[str, int]] = {}
+    for cpu in cpus:
+        for index in (root / f"cpu{cpu}" / "cache").glob("index*"):
+            try:
+                level = int((index / "level").read_text())
+                text = (index / "size").read_text().strip()
+                shared = (index / "shared_cpu_list").read_text().strip() if (index / "shared_cpu_list").exists() \
+                    else f"cpu{cpu}"
+                size = int(text.rstrip("KMG")) * {"K": 1024, "M": 1024**2, "G": 1024**3}.get(text[-1:], 1)
+            except (OSError, ValueError):
+                continue
+            instances.setdefault(level, {})[shared] = max(instances.get(level, {}).get(shared, 0), size)
+    return sum(instances[max(instances)].values()) if instances else None
 
 
 def cpu_model() -> str:
