@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -19,17 +20,23 @@ from tensorbench.workloads.strategies import MULTI_WORKER_ENV, ProcessSpec
 from .conftest import REPO, tensorbench
 
 
-def leftover_workers() -> list[int]:
-    """Processes still alive that were started as workers of a multi-worker group."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit() and int(proc.name) != os.getpid():
-            try:
-                if f"{MULTI_WORKER_ENV}=1".encode() in (proc / "environ").read_bytes().split(b"\0"):
-                    pids.append(int(proc.name))
-            except OSError:
-                continue
-    return pids
+def leftover_workers(wait_s: float = 5.0) -> list[int]:
+    """Processes still alive that were started as workers of a multi-worker group, after up to `wait_s`
+    for those already signalled to die: kill() returns before the target has exited, and a loaded
+    machine (the other xdist process busy) once showed a killed worker's child still alive right after."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        pids = []
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit() and int(proc.name) != os.getpid():
+                try:
+                    if f"{MULTI_WORKER_ENV}=1".encode() in (proc / "environ").read_bytes().split(b"\0"):
+                        pids.append(int(proc.name))
+                except OSError:
+                    continue
+        if not pids or time.monotonic() > deadline:
+            return pids
+        time.sleep(0.1)
 
 
 def test_cases_are_grouped_by_the_processes_they_need(cpu):
