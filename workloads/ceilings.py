@@ -35,8 +35,8 @@ CACHE_MULTIPLE = 1
 """Each array of the bandwidth test is this many times the last-level cache (STREAM asks 4): x and y
 together are twice the cache, and each step moves 3 times its bytes. On the 2-core Intel Xeon VM of
 2026-12-05 (a 480 MiB L3) NumPy's x += y gave 26.9, 26.9, 26.9 and 26.5 GB/s over arrays of 0.5, 1, 2
-and 4 times the cache (28.9 at a quarter, 44.8 inside it), and 4 times cost 16 s of first-touch page
-faults in a quick run's setup (docs/results.md)."""
+and 4 times the cache (28.9 at a quarter, 44.8 inside it), and 4 times cost 16 s of a quick run's setup,
+most of it first-touch page faults (docs/results.md)."""
 
 
 RANDOM_BLOCK = 2**20

@@ -109,12 +109,13 @@ def last_level_cache_bytes(root: Path = Path("/sys/devices/system/cpu")) -> int 
             try:
                 level = int((index / "level").read_text())
                 text = (index / "size").read_text().strip()
-                shared = (index / "shared_cpu_list").read_text().strip() if (index / "shared_cpu_list").exists() \
-                    else f"cpu{cpu}"
+                shared_list = index / "shared_cpu_list"
+                shared = shared_list.read_text().strip() if shared_list.exists() else f"cpu{cpu}"
                 size = int(text.rstrip("KMG")) * {"K": 1024, "M": 1024**2, "G": 1024**3}.get(text[-1:], 1)
             except (OSError, ValueError):
                 continue
-            instances.setdefault(level, {})[shared] = max(instances.get(level, {}).get(shared, 0), size)
+            level_instances = instances.setdefault(level, {})
+            level_instances[shared] = max(level_instances.get(shared, 0), size)
     return sum(instances[max(instances)].values()) if instances else None
 
 
