@@ -16,7 +16,9 @@ quartile is too.
 
 A row is `implausible` when three rounds in four beat a ceiling, that is when its figure at its slower
 quartile (flops or bytes over the 75th-percentile time) is above it: GFLOP/s above SLACK times the
-measured compute ceiling of its device and precision, or above the datasheet peak; GB/s above SLACK
+measured compute ceiling of its device and precision, above the datasheet peak, or on a CPU above
+TURBO_MARGIN times the peak derived from its cores, clock and vectors (a bound the run's own rows cannot
+lift, as they lift the measured ceiling: a ceiling row over it is itself implausible); GB/s above SLACK
 times the measured bandwidth when it moves more bytes than the device's largest cache holds (below that,
 caches are faster than memory). SLACK is the noise two medians of one run may differ by. The slower
 quartile, not the median, because the measured ceiling is taken once, early in the run, and a VM can
@@ -37,6 +39,12 @@ from .summary import case_label
 
 SLACK = 1.25
 DATASHEET_SLACK = 1.05
+TURBO_MARGIN = 2.0
+"""A CPU row may beat the peak derived from the advertised clock (turbo), but not by this many times: the
+highest single-core turbo of current x86 parts is under twice their base clock (Intel's i9-13900K: 3.0 GHz
+base, 5.8 GHz turbo on its performance cores), and a matmul over all cores runs below its single-core
+turbo. So a figure over it is implausible even where it is itself the measured ceiling, which a timing bug
+that sped up every matmul would have lifted with it; such a row is no ceiling for the others either."""
 UNTIMEABLE = ("rounds", "under 1 us")
 """Trust flags (results.trust_flags) that exclude a row from the ceilings."""
 
@@ -144,8 +152,10 @@ def measured_ceilings(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(compute, bandwidth): the best round of the ceiling rows, per run, device and precision (GFLOP/s)
     and per run and device (GB/s, with the cache size the bandwidth test ran beyond)."""
     best = table["min_s"].where(table["min_s"] > 0)
+    derived = table["derived_peak_gflops"].astype(float) if "derived_peak_gflops" in table else np.nan
+    over_derived = table["flops"].astype(float) / best / 1e9 > TURBO_MARGIN * derived  # NaN compares False
     compute_rows = table[(table["role_ceiling"] == "compute") & table["flops"].notna() & best.notna()
-                         & _timeable(table)]
+                         & _timeable(table) & ~over_derived]
     compute = (compute_rows.assign(ceiling_gflops=compute_rows["flops"] / best[compute_rows.index] / 1e9,
                                    device_key=_physical_device(compute_rows))
                .groupby(["run_id", "device_key", "precision"])["ceiling_gflops"].max().reset_index())
@@ -215,6 +225,10 @@ def implausible(row: pd.Series) -> str:
     if pd.notna(gflops) and pd.notna(row.get("ceiling_gflops")) and gflops > SLACK * row["ceiling_gflops"]:
         reasons.append(f"{gflops:,.0f} GFLOP/s{said}, over {SLACK:g}x the device's measured "
                        f"{row['ceiling_gflops']:,.0f}")
+    derived = row.get("derived_peak_gflops")
+    if pd.notna(gflops) and pd.notna(derived) and gflops > TURBO_MARGIN * derived:
+        reasons.append(f"{gflops:,.0f} GFLOP/s{said}, over {TURBO_MARGIN:g}x the {derived:,.0f} GFLOP/s derived from "
+                       "the CPU's cores, clock and vectors")
     if pd.notna(gflops) and pd.notna(row.get("datasheet_gflops")) and gflops > DATASHEET_SLACK * row["datasheet_gflops"]:
         reasons.append(f"{gflops:,.0f} GFLOP/s{said}, over the {row['datasheet']} peak {row['datasheet_gflops']:,.0f}")
     if (pd.notna(gbps) and pd.notna(row.get("ceiling_gbps")) and pd.notna(row.get("ceiling_cache_bytes"))
