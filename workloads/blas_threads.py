@@ -15,14 +15,22 @@ The NumPy baseline's own rows keep NumPy's threads: they measure NumPy as its us
 
 from __future__ import annotations
 
-from functools import cache
+import sys
+from functools import lru_cache
 
 from threadpoolctl import ThreadpoolController
 
 
-@cache
 def _controller() -> ThreadpoolController:
-    """Made once (a scan of the loaded libraries, some milliseconds); a limit on it costs some 12 us."""
+    """The loaded libraries' controller, scanned again only when modules have been imported since the last
+    scan (a scan costs some milliseconds; a limit on it some 12 us): a BLAS loaded later (SciPy's, with the
+    module that brought it) is limited too. Made once for the whole process, a second BLAS loaded after it
+    kept two threads through setup, check and the noise probe (the tests, 2026-12-07)."""
+    return _scanned(len(sys.modules))
+
+
+@lru_cache(maxsize=1)
+def _scanned(modules: int) -> ThreadpoolController:
     return ThreadpoolController()
 
 

@@ -71,21 +71,38 @@ def must_wait(device: Device) -> bool:
 
 
 def wait(device: Device, outputs=None) -> None:
-    """Wait until the work that produced `outputs` (JAX) or everything queued on the device has finished,
-    each framework its own way: sync_devices, torch.cuda.synchronize, jax.block_until_ready."""
+    """Wait until the work that produced `outputs` has finished (with no outputs: everything queued,
+    such as setup's copies), each framework its own way: jax.block_until_ready (on every live array when
+    no outputs are given), torch.cuda.synchronize, TensorFlow's sync_devices on a GPU; on a TPU, where
+    TensorFlow documents sync_devices as doing nothing, by fetching one element that depends on the
+    outputs (the TPU runs a process's ops in order, so the last output's element comes after the rest)."""
     framework = backend(device)
     if framework == "jax":
         import jax
 
-        jax.block_until_ready(outputs)
-    elif device.kind in ASYNC_KINDS and framework == "torch":
+        jax.block_until_ready(jax.live_arrays() if outputs is None else outputs)
+    elif device.kind not in ASYNC_KINDS:
+        return
+    elif framework == "torch":
         import torch
 
         torch.cuda.synchronize(device.index)
-    elif device.kind in ASYNC_KINDS:
+    elif device.kind == "TPU":
+        fetch_an_element(outputs)
+    else:
         import tensorflow as tf
 
         tf.test.experimental.sync_devices()
+
+
+def fetch_an_element(outputs) -> None:
+    """Copy to the host one element of the last tensor among `outputs`: it cannot arrive before the op
+    that made it has run. Outputs with no tensor (a Python float, fit's history) are on the host already."""
+    import tensorflow as tf
+
+    tensors = [leaf for leaf in tf.nest.flatten(outputs) if isinstance(leaf, (tf.Tensor, tf.Variable))]
+    if tensors:
+        tf.reshape(tensors[-1], [-1])[:1].numpy()
 
 
 def host_memory_bytes() -> int | None:

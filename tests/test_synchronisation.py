@@ -1,0 +1,154 @@
+"""Waits, tried on a fake asynchronous device: a step that returns before its work ends, as a GPU's does.
+
+The fake device keeps one queue of work (seconds of it); a step adds STEP_S and returns at once, setup adds
+SETUP_S. Each framework's wait is replaced by one that sleeps until the work it waits for is done:
+TensorFlow's sync_devices and torch.cuda.synchronize drain the queue, jax.block_until_ready waits for the
+outputs it is given (and jax.live_arrays lists every output still queued). So a timed figure holds a step's
+work only if the suite waited for it, and holds setup's only if it did not wait before the timer started.
+Each test fails when the wait it is about is removed: from the timed calls (harness.measure), after setup
+or after the first call (harness.first_call), or from doctor's timings (doctor.best_time).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from types import SimpleNamespace
+from typing import ClassVar
+
+import pytest
+from tensorbench.benchmarks import harness
+from tensorbench.benchmarks.harness import Rounds
+from tensorbench.workloads import devices
+from tensorbench.workloads.base import Workload
+from tensorbench.workloads.cases import Case
+from tensorbench.workloads.devices import Device
+
+STEP_S = 0.02
+SETUP_S = 0.1
+
+
+class Queue:
+    """The fake device's stream: work runs in order, each piece for its seconds."""
+
+    def __init__(self):
+        self.busy_until = time.perf_counter()
+        self.queued: list[Done] = []
+
+    def enqueue(self, seconds: float) -> Done:
+        self.busy_until = max(self.busy_until, time.perf_counter()) + seconds
+        self.queued.append(Done(self.busy_until))
+        return self.queued[-1]
+
+    def drain(self) -> None:
+        _sleep_until(self.busy_until)
+
+
+class Done:
+    """An output of queued work: ready at its time."""
+
+    def __init__(self, at: float):
+        self.at = at
+
+    def wait(self) -> None:
+        _sleep_until(self.at)
+
+
+def _sleep_until(at: float) -> None:
+    while (left := at - time.perf_counter()) > 0:
+        time.sleep(left)
+
+
+class Late(Workload):
+    """A workload on the fake device: its setup and its step queue work and return at once."""
+
+    name = "late"
+    family = "fake"
+    sweeps: ClassVar[dict] = {}
+    queue: Queue
+
+    def setup(self, device, mode):
+        self.queue.enqueue(SETUP_S)
+
+    def step(self):
+        return [self.queue.enqueue(STEP_S)]
+
+    def check(self, outputs):
+        return "fake outputs"
+
+
+@pytest.fixture(params=["tensorflow", "jax", "torch"])
+def fake_gpu(request, monkeypatch):
+    """A GPU of the framework `request.param` whose waits wait on a fresh Queue."""
+    queue = Queue()
+    monkeypatch.setattr(Late, "queue", queue, raising=False)
+    framework = request.param
+    if framework == "tensorflow":
+        import tensorflow as tf
+
+        monkeypatch.setattr(tf.test.experimental, "sync_devices", queue.drain)
+        return Device("GPU", 0, "/device:CPU:0", "fake asynchronous GPU")
+    if framework == "jax":
+        import jax
+
+        def block_until_ready(outputs):
+            for leaf in outputs:
+                leaf.wait() if isinstance(leaf, Done) else block_until_ready(leaf)
+            return outputs
+
+        monkeypatch.setattr(jax, "block_until_ready", block_until_ready)
+        monkeypatch.setattr(jax, "live_arrays", lambda: list(queue.queued))
+    else:
+        monkeypatch.setitem(sys.modules, "torch", SimpleNamespace(cuda=SimpleNamespace(
+            synchronize=lambda index: queue.drain())))
+    return Device("GPU", 0, None, "fake asynchronous GPU", details={"backend": framework})
+
+
+class TimingBenchmark:
+    """pytest-benchmark's fixture as measure() uses it, timing each round of calls."""
+
+    def __init__(self):
+        self.extra_info: dict = {}
+        self.calls: list[float] = []
+        self.stats = SimpleNamespace(stats=SimpleNamespace(total=0.0), iterations=1)
+
+    def pedantic(self, timed, rounds, iterations):
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for _ in range(iterations):
+                timed()
+            self.calls.append((time.perf_counter() - start) / iterations)
+        self.stats = SimpleNamespace(stats=SimpleNamespace(total=sum(self.calls)), iterations=iterations)
+
+
+def test_the_first_call_holds_its_own_work_and_not_setups(fake_gpu):
+    info = harness.first_call(Late(), Case(Late, {}, fake_gpu, "eager", devices.backend(fake_gpu)))
+    assert STEP_S * 0.9 <= info["first_call_s"] < SETUP_S, info["first_call_s"]
+
+
+def test_every_timed_call_waits_for_its_work(fake_gpu):
+    benchmark = TimingBenchmark()
+    harness.measure(benchmark, Case(Late, {}, fake_gpu, "eager", devices.backend(fake_gpu)),
+                    Rounds(min_rounds=3, max_time=0.0, warmup_calls=1))
+    assert len(benchmark.calls) >= 3 and min(benchmark.calls) >= STEP_S * 0.9, benchmark.calls
+
+
+def test_doctors_timings_wait_for_the_work(fake_gpu):
+    from tensorbench.scripts.doctor import best_time
+
+    workload = Late()
+    assert best_time(workload.step, fake_gpu, repeats=3, warm=1) >= STEP_S * 0.9
+
+
+def test_a_tpu_call_ends_by_fetching_an_element_of_its_last_output(monkeypatch):
+    """TensorFlow documents sync_devices as doing nothing on a TPU: the wait copies one element of the
+    last output to the host, which cannot happen before the op that made it ran."""
+    import tensorflow as tf
+
+    fetched = []
+    original = tf.reshape
+    monkeypatch.setattr(tf, "reshape", lambda value, shape: fetched.append(value) or original(value, shape))
+    monkeypatch.setattr(tf.test.experimental, "sync_devices", lambda: pytest.fail("sync_devices waits for no TPU"))
+    first, last = tf.constant([1.0, 2.0]), tf.constant([[3.0]])
+    devices.wait(Device("TPU", 0, "/device:CPU:0", "fake TPU"), {"a": first, "b": [last]})
+    assert len(fetched) == 1 and fetched[0] is last
