@@ -1,8 +1,8 @@
 """How one case is timed. Every benchmark goes through measure(); no workload is special-cased.
 
-    setup (untimed) -> first call, synchronised, timed once = first_call_s -> check (untimed; a wrong
-    answer fails the benchmark) -> warm-up calls -> pytest-benchmark times the warm step, each call
-    ending with a device synchronisation on asynchronous devices.
+    setup (untimed, and waited for) -> first call, synchronised, timed once = first_call_s -> check
+    (untimed; a wrong answer fails the benchmark) -> warm-up calls -> pytest-benchmark times the warm
+    step, each call ending with a device synchronisation on asynchronous devices.
 
 The rounds are counted from the warm-up's fastest call (pytest-benchmark's pedantic mode, as pyperf
 fixes its loops once): a round loops the call until it lasts the profile's min_round_s (a call that long
@@ -201,8 +201,10 @@ def first_call(workload: Workload, case: Case) -> dict[str, Any]:
     thread (workloads/blas_threads.py). Returns the benchmark's extra_info."""
     device = case.device
     started = time.perf_counter()
+    workload.device = device
     with one_blas_thread():  # the suite's own NumPy work leaves no BLAS thread spinning (blas_threads)
         workload.setup(device, case.mode)
+    wait(device)  # setup's queued copies and initialisers end here, not inside the first call's time
     start = time.perf_counter()
     outputs = workload.step()
     wait(device, outputs)
@@ -212,6 +214,8 @@ def first_call(workload: Workload, case: Case) -> dict[str, Any]:
         verified = workload.check(outputs)
     del outputs
     check_s = time.perf_counter() - called
+    if "precision_rule" not in workload.extra_info():  # every row says what it was held to
+        workload.held_to()
     return {
         "label": case.label, "roles": dict(workload.roles),
         "workload": workload.name, "family": workload.family, "version": workload.version,

@@ -131,9 +131,13 @@ def _row(bench: dict, run_id: str, machine: str, tf32_enabled: bool) -> dict:
 
 
 def _precision(info: dict, tf32_enabled: bool) -> str | None:
-    """The arithmetic a row ran in: its dtype (its compute dtype under a Keras mixed policy), or "tf32" for
-    float32 on an NVIDIA GPU with TF32 on (the run's setting, or the row's own `tf32_enabled` where the
-    workload set it)."""
+    """The arithmetic a row ran in: what its check held it to (`precision_rule.held_to`, the one rule of
+    workloads/precision.py: "tf32" for float32 matmuls on a GPU with TF32 on, not for its float32 adds).
+    Rows written before that record: their dtype (the compute dtype under a Keras mixed policy), or "tf32"
+    for float32 on an NVIDIA GPU with TF32 on (the run's setting, or the row's own `tf32_enabled`)."""
+    held = _text(as_dict(info.get("precision_rule")).get("held_to"))
+    if held:
+        return held
     dtype = _text(info.get("compute_dtype")) or _text(info.get("dtype"))  # a mixed policy's arithmetic
     tf32 = info["tf32_enabled"] if isinstance(info.get("tf32_enabled"), bool) else tf32_enabled
     return "tf32" if dtype == "float32" and info.get("device_kind") == "GPU" and tf32 else dtype

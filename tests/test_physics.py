@@ -111,6 +111,10 @@ def test_a_datasheet_peak_bounds_a_known_accelerator_and_tf32_is_per_row(tmp_pat
     assert table.loc["f32", "precision"] == "float32" and "datasheet float32" in table.loc["f32", "implausible"]
     table = table_of(tmp_path, bench("row-off", "matmul", 1e-3, flops=1e11, tf32_enabled=False, **h100), tf32=True)
     assert table.loc["row-off", "precision"] == "float32"  # the row's own setting beats the run's
+    table = table_of(tmp_path, bench("add", "elementwise", 1e-3, bytes=1e9, precision_rule={"held_to": "float32"}, **h100),
+                     bench("mm", "matmul", 1e-3, flops=1e11, precision_rule={"held_to": "tf32"}, **h100), tf32=True)
+    assert table.loc["add", "precision"] == "float32"  # what its check was held to: an add is float32 anywhere
+    assert table.loc["mm", "precision"] == "tf32"
 
 
 def test_a_ceiling_with_too_few_rounds_is_not_used(tmp_path):
@@ -200,3 +204,23 @@ def test_the_ceiling_command_shows_no_untimeable_best_and_no_nan_label(tmp_path)
     alone = found(table_of(tmp_path, too_few).reset_index())  # only an untimeable row: it is said so
     assert alone.iloc[0]["best"] == "2,000.0 GFLOP/s" and "[not a ceiling: 2 rounds]" in alone.iloc[0]["reached by"]
 
+
+
+def test_a_ceiling_row_over_the_cpus_derived_peak_is_implausible_and_no_ceiling(tmp_path):
+    """The measured ceiling is the run's own best matmul, so a timing bug that sped up every matmul would lift
+    it with them: a bound the run cannot move holds it, TURBO_MARGIN times the peak derived from the CPU's
+    cores, clock and vectors (2 cores x 2 GHz x 8 float32 lanes x 2 x 2 FMA units = 128 GFLOP/s here)."""
+    from tensorbench.scripts.ceilings import TURBO_MARGIN
+
+    path = tmp_path / "run.json"
+    too_fast = bench("peak-too-fast", "peak_matmul", 0.0021, 0.002, flops=2e9, roles={"ceiling": "compute"})
+    fair = bench("peak-fair", "peak_matmul", 0.021, 0.020, flops=2e9, roles={"ceiling": "compute"})  # 100 GFLOP/s
+    other = bench("conv", "conv2d", 0.019, flops=2e9)  # 105 GFLOP/s: within 1.25x the fair ceiling
+    path.write_text(json.dumps({"machine_info": {"node": "h", "cpu": {"flags": ["avx2", "fma"], "hz_advertised": [2e9, 0]},
+                                                 "tensorbench": {"cpu_cores_usable": 2}},
+                                "benchmarks": [too_fast, fair, other]}))
+    table = with_ceilings(results.load([path])).set_index("param")
+    assert table.loc["peak-too-fast", "derived_peak_gflops"] == pytest.approx(128.0)
+    assert f"over {TURBO_MARGIN:g}x the 128 GFLOP/s derived" in table.loc["peak-too-fast", "implausible"]
+    assert table.loc["peak-fair", "implausible"] == "" and table.loc["conv", "implausible"] == ""
+    assert table.loc["conv", "ceiling_gflops"] == pytest.approx(100.0)  # the too-fast row is no ceiling

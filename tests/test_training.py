@@ -93,26 +93,25 @@ def test_evaluate_and_predict_each_trace_their_own_first_call(cpu, monkeypatch):
     assert traced == [True, True, False]
 
 
-def test_the_first_batch_is_checked_once_for_the_cases_that_share_it(cpu, monkeypatch):
-    """Batch sizes and optimizers of one model check the very same first batch: computed once, and again
-    for other initial weights; a wrong one is not kept (the twin test in test_checks_can_fail corrupts it)."""
-    from tensorbench.workloads import checks, model_training
+def test_each_case_checks_its_own_compiled_step_against_one_float64_twin(cpu, monkeypatch):
+    """The timed step is the checked step: each mode's case steps its own compiled train function (no
+    verdict is shared); the float64 twin's step, a reference, is computed once for the cases that share
+    model, optimizer and first batch."""
+    from tensorbench.workloads import model_training
 
-    monkeypatch.setattr(checks, "CHECKED_ONCE", {})
+    monkeypatch.setattr(model_training, "TWIN_STEPS", {})
     monkeypatch.setattr(model_training, "SHARED_MODEL", {})
-    verdicts = []
-    for batch_size, optimizer in ((32, "rmsprop"), (64, "sgd")):  # both check 32 samples (CHECKED_SAMPLES)
-        workload = Train(model="mlp", batch_size=batch_size, samples=64, optimizer=optimizer)
+    stepped, verdicts = [], []
+    own_step = Train.own_step
+    monkeypatch.setattr(Train, "own_step", lambda self, x, y: stepped.append(self.model.jit_compile) or own_step(self, x, y))
+    for mode in ("graph", "xla"):
+        workload = Train(model="mlp", batch_size=16, samples=32)
         with device_scope(cpu):
-            workload.setup(cpu, "graph")
-            verdicts.append(workload.check_first_batch())
-            workload.initial_weights = [w * 0.5 for w in workload.initial_weights]
-            verdicts.append(workload.check_first_batch())
+            workload.setup(cpu, mode)
+            verdicts.append(workload.check_first_step())
         workload.teardown()
-    assert "earlier case" not in verdicts[0] and "earlier case" not in verdicts[1]
-    assert verdicts[2:] == [f"{v} (computed for an earlier case: the same model, weights and batch)"
-                            for v in verdicts[:2]]
-    assert len(checks.CHECKED_ONCE) == 2
+    assert stepped == [False, True] and len(model_training.TWIN_STEPS) == 1
+    assert all("first-step loss" in v and "first-step update" in v for v in verdicts)
 
 
 def test_a_model_that_does_not_learn_fails(cpu, monkeypatch):

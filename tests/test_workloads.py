@@ -13,10 +13,11 @@ import json
 import numpy as np
 import pytest
 from tensorbench.benchmarks import harness
-from tensorbench.workloads import checks, devices, keras_fit, registry
+from tensorbench.workloads import devices, keras_fit, registry
 from tensorbench.workloads.base import MODES, CheckFailed
 from tensorbench.workloads.cases import Case, enumerate_cases
 from tensorbench.workloads.devices import device_scope
+from tensorbench.workloads.keras_backend import to_numpy
 from tensorbench.workloads.profiles import SCALES
 from tensorbench.workloads.run_rules import RULES, RunRules
 
@@ -158,32 +159,32 @@ def test_a_model_that_does_not_learn_fails():
         fit.learned({"loss": [1.0, 1.1, 1.2]}, before=1.0)
 
 
-def test_fit_checks_its_first_step_once_for_the_modes_that_share_it_and_a_wrong_one_fails(cpu, monkeypatch):
-    """fit's first step at the initial weights is the same computation in every mode (its probe compiles
-    as Keras does by default): computed once and reused for the same weights and batch, computed again for
-    other weights; a wrong step (its batch scaled by 1.01 on the way in) fails and is not kept."""
-    monkeypatch.setattr(checks, "CHECKED_ONCE", {})
-    verdicts = []
-    for mode in ("graph", "xla"):
+def _too_far(model, initial_weights):
+    """model.train_on_batch on a device whose step moves the weights 1% too far."""
+    step = model.train_on_batch
+
+    def too_far(*args, **kwargs):
+        logs = step(*args, **kwargs)
+        for variable, before in zip(model.weights, initial_weights):
+            variable.assign(before + 1.01 * (to_numpy(variable) - before))
+        return logs
+    return too_far
+
+
+def test_fit_checks_its_own_step_in_each_mode_and_a_step_1pct_off_fails(cpu):
+    """fit's check steps the case's own compiled train function (each mode its own), against NumPy's
+    float64 RMSprop step; a device whose step moved the weights 1% too far fails."""
+    for mode in ("eager", "graph", "xla"):
         workload = CATALOGUE["fit"](batch_size=128)
         with device_scope(cpu):
             workload.setup(cpu, mode)
-            verdicts.append(workload.check_first_step(workload.host_x, workload.host_y, 128))
+            verdict = workload.check_first_step(workload.host_x, workload.host_y, workload.x, workload.y, 128)
+            assert "first-step loss" in verdict and "first-step update" in verdict
+            if mode == "graph":
+                workload.model.train_on_batch = _too_far(workload.model, workload.initial_weights)
+                with pytest.raises(CheckFailed, match="first-step update"):
+                    workload.check_first_step(workload.host_x, workload.host_y, workload.x, workload.y, 128)
         workload.teardown()
-    assert "earlier case" not in verdicts[0] and "first-step gradient" in verdicts[0]
-    assert verdicts[1] == f"{verdicts[0]} (computed for an earlier case: the same weights and batch)"
-    workload = CATALOGUE["fit"](batch_size=128)
-    with device_scope(cpu):
-        workload.setup(cpu, "graph")
-        workload.initial_weights = [w * 0.5 for w in workload.initial_weights]
-        assert "earlier case" not in workload.check_first_step(workload.host_x, workload.host_y, 128)
-        place = keras_fit.place
-        monkeypatch.setattr(keras_fit, "place", lambda array, dtype: place(array * 1.01, dtype))
-        workload.initial_weights = [w * 0.25 for w in workload.initial_weights]
-        with pytest.raises(CheckFailed, match="first-step"):
-            workload.check_first_step(workload.host_x, workload.host_y, 128)
-    workload.teardown()
-    assert len(checks.CHECKED_ONCE) == 2
 
 
 def test_inputs_are_placed_on_the_device(cpu):

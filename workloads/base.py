@@ -71,6 +71,9 @@ class Workload(abc.ABC):
     max_time (the larger of the two is used): a ceiling reports its best round, and a best of few rounds
     falls short on a noisy machine. It sets the rounds of calls of a millisecond or more (timed once a
     round); faster calls are looped by pytest-benchmark's calibration within the profile's max_time."""
+    uses: ClassVar[tuple[str, ...]] = ()
+    """Which of precision.TENSOR_OPS ("matmul", "conv") the step runs: an accelerator may run those in
+    TF32 or bfloat16 passes when the dtype is float32, and the check's tolerance follows (held_to)."""
     sweeps: ClassVar[dict[str, list[dict[str, Any]]]]
     """Parameter sets per profile scale (smoke, quick, standard, full): see profiles.sweep(). How the
     runner treats a family's cases (processes, modes per profile) is run_rules.py's, not the workload's."""
@@ -84,6 +87,8 @@ class Workload(abc.ABC):
     def __init__(self, **params: Any):
         self.params = params
         self._extra_info: dict[str, Any] = {}
+        self.device = None
+        """The device the harness runs it on (set before setup): the precision rule reads it."""
 
     # --- metadata per instance -----------------------------------------------------------------
     @property
@@ -137,6 +142,15 @@ class Workload(abc.ABC):
     @abc.abstractmethod
     def check(self, outputs: Any) -> str:
         """Verify `outputs` of the first step against a reference; return what was verified."""
+
+    def held_to(self, dtype: str | None = None, uses: tuple[str, ...] | None = None) -> str:
+        """The precision a `dtype` result (the workload's dtype by default) is held to on this case's
+        device: the one rule in precision.py, recorded in the row (extra_info.precision_rule)."""
+        from .precision import arithmetic
+
+        held, why = arithmetic(self.device, dtype or self.dtype, self.uses if uses is None else uses)
+        self._extra_info["precision_rule"] = {"held_to": held, "why": why}
+        return held
 
     def extra_info(self) -> dict[str, Any]:
         """Workload-specific figures for extra_info, filled by setup/check."""

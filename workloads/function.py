@@ -44,7 +44,6 @@ class FunctionWorkload(Workload):
         return 1
 
     def setup(self, device, mode: str) -> None:
-        self.device_kind = device.kind
         self.host = self.make_inputs(np.random.default_rng(self.seed))
         self.fn: Callable[..., Any]
         if device.kind == "numpy":
@@ -57,21 +56,9 @@ class FunctionWorkload(Workload):
     def step(self) -> Any:
         return self.fn(*self.inputs)
 
-    tf32_applies: bool = False
-    """True for matmul and convolution, which NVIDIA tensor cores run in TF32 when it is on."""
-
-    def precision(self) -> str:
-        """The precision the result is held to: TF32's for float32 matmul or convolution on a GPU with
-        TF32 on, else the dtype's."""
-        if self.tf32_applies and self.dtype == "float32" and self.device_kind == "GPU":
-            import tensorflow as tf
-
-            if tf.config.experimental.tensor_float_32_execution_enabled():
-                return "tf32"
-        return self.dtype
-
     def check(self, outputs: Any) -> str:
         """Within the precision's tolerance of the float64 reference; rel_error is recorded."""
         err, worst = errors(to_numpy(outputs), self.reference(*self.host))
         self._extra_info["rel_error"] = err
-        return assert_within(f"{self.name} {self.precision()}", err, worst, self.precision(), self.terms())
+        held = self.held_to()
+        return assert_within(f"{self.name} {held}", err, worst, held, self.terms())

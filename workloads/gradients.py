@@ -78,6 +78,7 @@ class WeightGradient(FunctionWorkload):
 
     name = "weight_gradient"
     family = "gradients"
+    uses = ("matmul",)
     section = "3-5-3"
     sweeps = sweep(
         smoke=grid(n=[8], batch=[4]),

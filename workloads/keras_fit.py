@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 from .base import chart_roles
-from .checks import assert_close, assert_true, checked_once, digest
+from .checks import assert_close, assert_true
 from .data import two_clouds, validation_split
 from .keras_backend import compile_for_mode, compile_options, place, to_numpy
 from .keras_workload import KerasWorkload, compiled_settings, dense_forward_np
@@ -32,6 +32,15 @@ def joined_history(first: dict[str, list[float]], rest: dict[str, list[float]]) 
     return {key: [float(v) for v in first[key] + rest[key]] for key in first}
 
 
+class SeededEpochs(keras.callbacks.Callback):
+    """Seeds the random generators as each epoch begins, so that fit's shuffle of the epoch (drawn as the
+    epoch's batches are first read) is one the check can draw again: a replayed epoch then runs on the very
+    batches the timed one did. A callback with no batch hook costs fit nothing per step."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        keras.utils.set_random_seed(epoch)
+
+
 def linear_model() -> keras.Sequential:
     """keras.Sequential([keras.layers.Dense(1)]), given its input shape so it is built at once."""
     return keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1)])
@@ -47,6 +56,7 @@ class _LinearModelWorkload(KerasWorkload):
     """Builds the clouds on the device and the linear model; checks the model against float64 NumPy."""
 
     family = "keras_training"
+    uses = ("matmul",)  # Dense
     roles = chart_roles(sweep="batch_size", measure="throughput")
 
     def place_data(self, dtype: str) -> None:
@@ -66,39 +76,57 @@ class _LinearModelWorkload(KerasWorkload):
         """evaluate()'s loss and accuracy agree with float64 NumPy on the same weights: loss closely,
         accuracy within a point (a prediction within rounding of the 0.5 threshold may fall either way)."""
         ref_loss, ref_accuracy = self.reference_loss_and_accuracy(host_x, host_y)
-        checked = assert_close("evaluate loss", np.array(loss), np.array(ref_loss), self.dtype, terms=len(host_x))
+        checked = assert_close("evaluate loss", np.array(loss), np.array(ref_loss), self.held_to(), terms=len(host_x))
         assert_true(abs(accuracy - ref_accuracy) <= 1.0 / len(host_x) + 1e-9,
                     f"evaluate accuracy {accuracy:.4f}, float64 reference {ref_accuracy:.4f}")
         return f"{checked}; accuracy {accuracy:.3f} matches"
 
-    def check_first_step(self, host_x: np.ndarray, host_y: np.ndarray, batch_size: int) -> str:
-        """The first batch's loss and gradient at the initial weights, computed on the device, against
-        NumPy's in float64. Under any Keras backend: a copy of the model trained one step by
-        SGD(learning_rate=1) on the batch moves its weights by minus the gradient. The copy is compiled
-        as Keras compiles by default, whatever the case's mode, so the modes of one batch size check the
-        very same step: it is computed once (checked_once), by the Keras backend, dtype, device, batch
-        size, and a digest of the initial weights and the batch."""
-        key = ("fit first step", keras.backend.backend(), self.dtype, str(getattr(self.x, "device", "")), batch_size,
-               digest(list(self.initial_weights), host_x[:batch_size], host_y[:batch_size]))
-        return checked_once(key, lambda: self._first_step_checked(host_x, host_y, batch_size),
-                            "the same weights and batch")
+    def start(self) -> None:
+        """Remember where training starts (the weights, and the optimizer's state once built), so that a
+        check can step or train again from there (restart); the random seed last, so that the first epoch's
+        shuffle (fit shuffles its arrays each epoch) can be drawn again too."""
+        self.initial_weights = self.model.get_weights()
+        self.model.optimizer.build(self.model.trainable_variables)
+        self.optimizer_state = [to_numpy(v) for v in self.model.optimizer.variables]
+        self.seed_everything()
 
-    def _first_step_checked(self, host_x: np.ndarray, host_y: np.ndarray, batch_size: int) -> str:
-        x, y = host_x[:batch_size].astype(np.float64), host_y[:batch_size].astype(np.float64)
-        probe = linear_model()
-        probe.set_weights(self.initial_weights)
-        probe.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0), loss="mean_squared_error")
-        loss = probe.train_on_batch(place(x, self.dtype), place(y, self.dtype))
+    def restart(self) -> None:
+        self.model.set_weights(self.initial_weights)
+        for variable, value in zip(self.model.optimizer.variables, self.optimizer_state):
+            variable.assign(value)
+        self.seed_everything()
+
+    def check_first_step(self, host_x: np.ndarray, host_y: np.ndarray, x, y, batch_size: int) -> str:
+        """The timed step, checked: one step of the case's own compiled train function (its mode, its
+        RMSprop) from the starting weights on the first batch, against NumPy in float64: the loss the step
+        reports, and the change it makes to the weights, which RMSprop's first step makes
+        -lr * g / sqrt((1 - rho) g^2 + epsilon) from a zero velocity, g the float64 gradient (normwise: the
+        step is near lr times the gradient's sign). Under any Keras backend; leaves the model restarted."""
+        self.restart()
+        loss = self.model.train_on_batch(x[:batch_size], y[:batch_size], return_dict=True)["loss"]
+        moved = np.concatenate([(np.asarray(w1, np.float64) - w0.astype(np.float64)).ravel()
+                                for w0, w1 in zip(self.initial_weights, self.model.get_weights())])
+        self.restart()
+        bx, by = host_x[:batch_size].astype(np.float64), host_y[:batch_size].astype(np.float64)
         kernel, bias = (w.astype(np.float64) for w in self.initial_weights)
-        residual = x @ kernel + bias - y
-        gradient = np.concatenate([(2 / residual.size * x.T @ residual).ravel(), 2 / residual.size * residual.sum(0)])
-        moved = np.concatenate([(w0.astype(np.float64) - w1).ravel() for w0, w1 in zip(self.initial_weights,
-                                                                                       probe.get_weights())])
+        residual = bx @ kernel + bias - by
+        gradient = np.concatenate([(2 / residual.size * bx.T @ residual).ravel(), 2 / residual.size * residual.sum(0)])
+        optimizer = self.model.optimizer
+        rate, rho, epsilon = float(to_numpy(optimizer.learning_rate)), float(optimizer.rho), float(optimizer.epsilon)
+        expected = -rate * gradient / np.sqrt((1 - rho) * gradient**2 + epsilon)
         return "; ".join([
             assert_close("first-step loss", np.array(float(to_numpy(loss))), np.array(np.mean(residual**2)),
-                         self.dtype, terms=len(x)),
-            assert_close("first-step gradient", moved, gradient, self.dtype, terms=len(x)),
+                         self.held_to(), terms=len(bx)),
+            assert_close("first-step update", moved, expected, self.held_to(), terms=len(bx), elements=False),
         ])
+
+    def replayed(self, first: dict[str, list[float]]) -> str:
+        """The first call's own output, its epoch's loss, against the same epoch run again from the start:
+        the timed step is the checked step. Leaves the model after that epoch, as the first call did."""
+        self.restart()
+        again = self.step()
+        return assert_close("first epoch's loss, run again", np.array(first["loss"][0]), np.array(again["loss"][0]),
+                            self.held_to(), terms=len(self.host_x))
 
     def learned(self, history: dict[str, list[float]], before: float) -> str:
         """Training lowered the loss; a model that does not learn is a failed benchmark."""
@@ -130,22 +158,26 @@ class Fit(_LinearModelWorkload):
         self.seed_everything()
         self.place_data(self.dtype)
         self.model = linear_model()
-        self.initial_weights = self.model.get_weights()
         # section 3-6-3: compile(optimizer="rmsprop", loss="mean_squared_error", metrics=["accuracy"])
         self.model.compile(optimizer="rmsprop", loss="mean_squared_error", metrics=["accuracy"],
                            **compile_options(mode))
+        self.start()
 
     def step(self):
-        return self.model.fit(self.x, self.y, epochs=1, batch_size=self.batch_size, verbose=0)
+        """One epoch; its History's figures per epoch (a dict of lists), which the check holds."""
+        return self.model.fit(self.x, self.y, epochs=1, batch_size=self.batch_size, verbose=0,
+                              callbacks=[SeededEpochs()]).history
 
     def check(self, outputs):
-        first_loss = outputs.history["loss"][0]
+        first_loss = outputs["loss"][0]
+        first_step = self.check_first_step(self.host_x, self.host_y, self.x, self.y, self.batch_size)
+        replayed = self.replayed(outputs)
         history = self.model.fit(self.x, self.y, epochs=CHECK_EPOCHS - 1, batch_size=self.batch_size,
                                  verbose=0).history
-        self._extra_info.update(history=joined_history(outputs.history, history), **compiled_settings(self.model))
+        self._extra_info.update(history=joined_history(outputs, history), **compiled_settings(self.model))
         evaluated = self.model.evaluate(self.x, self.y, batch_size=128, verbose=0)
-        return "; ".join([self.check_first_step(self.host_x, self.host_y, self.batch_size),
-                          self.learned(history, first_loss), self.check_evaluate(*evaluated, self.host_x, self.host_y)])
+        return "; ".join([first_step, replayed, self.learned(history, first_loss),
+                          self.check_evaluate(*evaluated, self.host_x, self.host_y)])
 
 
 @register
@@ -168,24 +200,27 @@ class FitValidation(_LinearModelWorkload):
         self.seed_everything()
         self.place_data(self.dtype)
         self.model = linear_model()
-        self.initial_weights = self.model.get_weights()
         compile_listing_3_24(self.model, mode)
+        self.start()
 
     def step(self):
+        """One epoch and its validation; its History's figures per epoch (a dict of lists)."""
         return self.model.fit(self.train_x, self.train_y, epochs=1, batch_size=self.batch_size, verbose=0,
-                              validation_data=(self.val_x, self.val_y))
+                              validation_data=(self.val_x, self.val_y), callbacks=[SeededEpochs()]).history
 
     def check(self, outputs):
-        first_loss = outputs.history["loss"][0]
+        first_loss = outputs["loss"][0]
+        first_step = self.check_first_step(self.host_train_x, self.host_train_y, self.train_x, self.train_y,
+                                           self.batch_size)
+        replayed = self.replayed(outputs)
         history = self.model.fit(self.train_x, self.train_y, epochs=CHECK_EPOCHS - 1, batch_size=self.batch_size,
                                  verbose=0, validation_data=(self.val_x, self.val_y)).history
-        self._extra_info.update(history=joined_history(outputs.history, history), **compiled_settings(self.model))
+        self._extra_info.update(history=joined_history(outputs, history), **compiled_settings(self.model))
         val_accuracy = history["val_binary_accuracy"][-1]
         assert_true(val_accuracy >= self.MIN_VAL_ACCURACY,
                     f"validation accuracy {val_accuracy:.3f} < {self.MIN_VAL_ACCURACY}")
         evaluated = self.model.evaluate(self.val_x, self.val_y, batch_size=128, verbose=0)
-        return "; ".join([self.check_first_step(self.host_train_x, self.host_train_y, self.batch_size),
-                          self.learned(history, first_loss),
+        return "; ".join([first_step, replayed, self.learned(history, first_loss),
                           f"validation accuracy {val_accuracy:.3f} >= {self.MIN_VAL_ACCURACY}",
                           self.check_evaluate(*evaluated, self.host_val_x, self.host_val_y)])
 
@@ -273,4 +308,4 @@ class Predict(_TrainedLinearModel):
 
     def check(self, outputs):
         reference = dense_forward_np(self.host_x, self.model.layers)
-        return assert_close(f"{self.method} outputs", to_numpy(outputs), reference, self.dtype, terms=2)
+        return assert_close(f"{self.method} outputs", to_numpy(outputs), reference, self.held_to(), terms=2)

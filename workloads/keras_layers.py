@@ -57,6 +57,7 @@ class DenseStackForward(KerasWorkload):
 
     name = "dense_forward"
     family = "keras_layers"
+    uses = ("matmul",)
     section = "3-6-1"
     sweeps = sweep(
         smoke=grid(impl=list(LAYER_IMPLEMENTATIONS), batch=[2]),
@@ -88,5 +89,5 @@ class DenseStackForward(KerasWorkload):
 
     def check(self, outputs):
         reference = dense_forward_np(self.host_x, self.model.layers)
-        return assert_close(f"{self.impl} stack forward", to_numpy(outputs), reference, self.dtype,
+        return assert_close(f"{self.impl} stack forward", to_numpy(outputs), reference, self.held_to(),
                             terms=INPUT_DIM)

@@ -28,6 +28,7 @@ class LinearClassifier(Workload):
 
     name = "linear_classifier"
     family = "linear_classifier"
+    uses = ("matmul",)
     section = "3-5-4"
     sweeps = sweep(smoke=[{}])  # the chapter's 2 x 1000 points and learning rate 0.1
 
@@ -76,7 +77,7 @@ class LinearClassifier(Workload):
         """The first loss matches float64 NumPy; 40 steps from the start learn the clouds."""
         x, y = self.host_inputs.astype(np.float64), self.host_targets.astype(np.float64)
         first = assert_close("first-step loss", to_numpy(outputs), np.mean((x @ self.W0 + self.b0 - y) ** 2),
-                             self.dtype, terms=self.samples)
+                             self.held_to(), terms=self.samples)
 
         self.W.assign(on_device(self.W0, self.dtype))
         self.b.assign(on_device(self.b0, self.dtype))

@@ -41,9 +41,10 @@ rate of 0.01), BERT with Adam at BERT's own learning rate (Devlin et al.: 1e-4):
 its loss went from 1.09 to 16.9 over two epochs at batch 8."""
 POLICIES = ["float32", "mixed_float16", "mixed_bfloat16"]
 CHECKED_SAMPLES = 4
-"""The float64 twin's first batch and predictions cover at most this many samples: ResNet-50's forward and
+"""The float64 twin's first step and predictions cover at most this many samples: ResNet-50's forward and
 backward pass is 23 GFLOP an image, over half a second in float64 at the development CPU's 41 GFLOP/s
-float64 matmul ceiling, so a GPU batch of 256 would take minutes to check."""
+float64 matmul ceiling, so a GPU batch of 256 would take minutes to check (the case's own train function
+traces again for the smaller batch, in the check, untimed)."""
 STEPS = {"smoke": 1, "standard": 1, "full": 10}
 """Steps per timed epoch. On a CPU one step is seconds, so an epoch of one step is the unit; on an
 accelerator ten steps make Keras's per-epoch work (callbacks, the iterator) a small share."""
@@ -71,12 +72,10 @@ class _Reference:
     def checked_samples(self) -> int:
         return min(self.batch_size, CHECKED_SAMPLES)
 
-    @staticmethod
-    def placed_on(device):
-        """The scope the model is built and compiled in: OneDeviceStrategy on the device under test, so that
-        fit and predict prefetch each batch onto it while the step before runs (Keras's default strategy
-        reads the batch from the host-cached dataset inside the step, a copy the published figures do not
-        pay). On the CPU the two timed the same (ResNet-50, batch 8: 2.1-2.8 s a step either way)."""
+    def placed_on(self, device):
+        """OneDeviceStrategy on every device, the CPU too (the training family's on accelerators only:
+        _ModelWorkload.placed_on), as the published figures' pipelines prefetch. On the CPU the two timed
+        the same (ResNet-50, batch 8: 2.1-2.8 s a step either way)."""
         return tf.distribute.OneDeviceStrategy(device.tf_name).scope()
 
     PASSES = 1
@@ -127,8 +126,7 @@ class ReferenceTrain(_Reference, MixedPrecision):
         return super().unsupported(device, mode)
 
     def setup(self, device, mode):
-        with self.placed_on(device):
-            super().setup(device, mode)
+        super().setup(device, mode)
         self.describe(mode, "training")
 
 
@@ -150,8 +148,7 @@ class ReferenceInference(_Reference, Inference):
         del self.params["method"]  # predict only: the published inference figures are forward passes
 
     def setup(self, device, mode):
-        with self.placed_on(device):
-            self.build(mode, policy=self.params["policy"])
+        self.build(device, mode, policy=self.params["policy"])
         self._extra_info.update(compiled_settings(self.model), policy=self.params["policy"])
         self.describe(mode, "inference")
 
@@ -162,6 +159,6 @@ class ReferenceInference(_Reference, Inference):
         with tf.device("/CPU:0"):
             reference = to_numpy(self.twin(self.model.get_weights())(x if spec.tokens else x.astype(np.float64),
                                                                      training=False))
-        depth = sum(1 for layer in self.model.layers if layer.weights)
+        held = self.held_to(self.compute_dtype())
         return assert_close(f"predict, first {count} samples (the twin's)", to_numpy(outputs)[:count], reference,
-                            self.compute_dtype(), MODEL_TERMS, depth)
+                            held, MODEL_TERMS, self.measured(held)[0])

@@ -74,7 +74,7 @@ class MatMul(FunctionWorkload):
     family = "tensor_ops"
     section = "3-5-2"
     numpy_baseline = True
-    tf32_applies = True
+    uses = ("matmul",)
     sweeps = sweep(
         smoke=grid(n=[8], dtype=DTYPES) + [{"n": 8, "tf32": False}],
         quick=grid(n=[8, 128, 1024]),
@@ -134,7 +134,7 @@ class Conv2D(FunctionWorkload):
     name = "conv2d"
     family = "tensor_ops"
     section = "3-6-1"
-    tf32_applies = True
+    uses = ("conv",)
     sweeps = sweep(
         smoke=grid(batch=[2], size=[8], channels=[4]),
         quick=grid(batch=[32], size=[32], channels=[32]),

@@ -79,20 +79,53 @@ class RandomTensor(_ShapedOutput):
 
     The numpy baseline uses a seeded np.random.Generator in the same dtype, the modern form of the
     chapter's np.random.normal / np.random.uniform (which return float64).
+
+    Seeded (tf.random.set_seed in setup, an op seed in the op), so that the check can draw the first
+    output again by another path and compare it exactly: a first output corrupted after the op ran fails,
+    which no test of moments could see in 2 values. XLA's stateful random ops draw other values in each
+    compilation, so under XLA only shapes of at least MIN_SAMPLE values run, and their moments are checked.
     """
 
     name = "random"
     sweeps = sweep(**{scale: grid(dist=["normal", "uniform"], shape=shapes) for scale, shapes in SHAPES.items()})
 
+    SEED, OP_SEED = 0, 1
+
     def __init__(self, dist: str, shape: tuple[int, ...], dtype: str = "float32"):
         super().__init__(shape, dtype, dist=dist)
         self.dist = dist
-        self.rng = np.random.default_rng(0)
+        self.rng = np.random.default_rng(self.SEED)
+
+    def unsupported(self, device, mode):
+        if mode == "xla" and device.kind != "numpy" and math.prod(self.shape) < self.MIN_SAMPLE:
+            return (f"XLA draws other values in each compilation, so a first output of {math.prod(self.shape)} "
+                    f"values can be neither drawn again nor judged by its moments (under {self.MIN_SAMPLE})")
+        return super().unsupported(device, mode)
+
+    def setup(self, device, mode):
+        self.mode = None if device.kind == "numpy" else mode
+        if self.mode:
+            tf.random.set_seed(self.SEED)  # resets the seeded ops' counters: the first draw can be made again
+        super().setup(device, mode)
 
     def compute_tf(self):
         if self.dist == "normal":
-            return tf.random.normal(self.shape, mean=0.0, stddev=1.0, dtype=self.dtype)
-        return tf.random.uniform(self.shape, minval=0.0, maxval=1.0, dtype=self.dtype)
+            return tf.random.normal(self.shape, mean=0.0, stddev=1.0, dtype=self.dtype, seed=self.OP_SEED)
+        return tf.random.uniform(self.shape, minval=0.0, maxval=1.0, dtype=self.dtype, seed=self.OP_SEED)
+
+    def first_again(self) -> np.ndarray | None:
+        """The first output drawn again by another path: a graph mode's in eager, an eager one's in a
+        tf.function (one seeded kernel, run by the other runtime), NumPy's by a fresh generator; None
+        under XLA, which cannot draw it again."""
+        if self.mode is None:
+            fresh = np.random.default_rng(self.SEED)
+            draw = fresh.standard_normal if self.dist == "normal" else fresh.random
+            return draw(self.shape, dtype=self.dtype)
+        if self.mode == "xla":
+            return None
+        tf.random.set_seed(self.SEED)
+        again = self.compute_tf() if self.mode == "graph" else tf.function(self.compute_tf)()
+        return to_numpy(again)
 
     def compute_np(self):
         if self.dist == "normal":
@@ -103,11 +136,16 @@ class RandomTensor(_ShapedOutput):
         raise TypeError("random values have no elementwise reference; check() tests their statistics")
 
     def check(self, outputs):
-        """The sample's mean and spread agree with the distribution's (6 standard errors), over at least
+        """The first output is what the seeded op draws again (first_again), and the sample's mean and
+        spread agree with the distribution's (6 standard errors), over at least
         MIN_SAMPLE values: a small shape's first output is pooled with further calls' (at 2 elements the
         mean alone let an all-zero output pass)."""
         first = to_numpy(outputs).astype(np.float64)
         assert_true(first.shape == self.shape, f"shape {first.shape}, expected {self.shape}")
+        again = self.first_again()
+        if again is not None:
+            assert_true(np.array_equal(first, again.astype(np.float64)),
+                        "the first output is not what the same seeded op draws again")
         pool = [first.ravel()]
         while sum(p.size for p in pool) < self.MIN_SAMPLE:
             pool.append(to_numpy(self.step()).astype(np.float64).ravel())
@@ -121,8 +159,9 @@ class RandomTensor(_ShapedOutput):
         assert_true(abs(x.mean() - mean) <= mean_tol, f"mean {x.mean():.4f}, expected {mean} +- {mean_tol:.2g}")
         std_tol = 6 * std / math.sqrt(2 * n) + self.STD_ROUNDING
         assert_true(abs(x.std() - std) <= std_tol, f"stddev {x.std():.4f}, expected {std:.4f} +- {std_tol:.2g}")
-        return (f"{self.dist} sample of {n} ({len(pool)} call(s)): mean {x.mean():.3g} and stddev {x.std():.3g} "
-                "within 6 standard errors")
+        drawn = "" if again is None else "first output drawn again exactly; "
+        return (f"{drawn}{self.dist} sample of {n} ({len(pool)} call(s)): mean {x.mean():.3g} and stddev "
+                f"{x.std():.3g} within 6 standard errors")
 
     MIN_SAMPLE = 1024
     """At 2 elements a call, 512 calls: 4096 took 0.5 to 1 s of each such case's check on the development
