@@ -203,7 +203,7 @@ def twin_step(model: str, make_optimizer, loss_class, weights: list[np.ndarray],
         with float64_keras(), tf.device("/CPU:0"):
             twin = float64_twin(model, weights)
             _, _, gradients = outputs_loss_gradients(twin, loss_class(), tf.constant(x), tf.constant(y))
-            twin.compile(optimizer=make_optimizer(), loss=loss_class(), jit_compile=False)
+            twin.compile(optimizer=make_optimizer(), loss=loss_class(), run_eagerly=True)  # one step: no trace
             loss, moved = one_step(twin, lambda m, a, b: m.train_on_batch(a, b, return_dict=True)["loss"],
                                    tf.constant(x), tf.constant(y))
         if len(TWIN_STEPS) >= 8:
@@ -370,10 +370,13 @@ class _ModelWorkload(KerasWorkload):
 
     def own_step(self, x, y):
         """One step of the case's own compiled train function on a batch (fit's, or the custom loop's);
-        returns the loss it reports."""
+        returns the loss it reports. fit's is given the batch as the timed epochs are, a dataset of the
+        same element spec, so that it runs the very trace they ran (train_on_batch feeds a Python
+        generator, for which Keras traces the function again)."""
         if self.params.get("loop", "fit") == "custom":
             return self.train_step(x, y)
-        return self.model.train_on_batch(x, y, return_dict=True)["loss"]
+        batch = tf.data.Dataset.from_tensor_slices((x, y)).batch(self.batch_size).with_options(quiet_pipeline())
+        return self.model.fit(batch, epochs=1, shuffle=False, verbose=0).history["loss"][0]
 
     def check_first_step(self) -> str:
         """The timed step, checked: from the weights and optimizer state the case starts from, one step of
