@@ -25,7 +25,7 @@ from . import strategies
 from .base import chart_roles
 from .checks import assert_close, assert_true, assert_within
 from .keras_backend import to_numpy
-from .keras_workload import KerasWorkload
+from .keras_workload import KerasWorkload, restore
 from .model_training import (
     MODEL_TERMS,
     float64_keras,
@@ -216,9 +216,7 @@ class DistributedTrain(_StrategyWorkload):
         against the same epoch run again from the same weights and optimizer state; the loss falls over
         CHECK_EPOCHS more epochs; the replicas agree."""
         first_step = self.check_first_step()
-        self.model.set_weights(self.initial_weights)
-        for variable, value in zip(self.optimizer.variables, self.optimizer_state):
-            variable.assign(value)
+        restore(self.model, self.optimizer, self.initial_weights, self.optimizer_state)
         losses = [float(to_numpy(self.step())) for _ in range(1 + CHECK_EPOCHS)]
         held = self.held_to()
         replayed = assert_close("first epoch's loss, run again", np.array(float(to_numpy(outputs))),

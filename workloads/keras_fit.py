@@ -16,7 +16,7 @@ from .base import chart_roles
 from .checks import assert_close, assert_true
 from .data import two_clouds, validation_split
 from .keras_backend import compile_for_mode, compile_options, place, to_numpy
-from .keras_workload import KerasWorkload, compiled_settings, dense_forward_np
+from .keras_workload import KerasWorkload, compiled_settings, dense_forward_np, restore
 from .profiles import grid, sweep
 from .registry import register
 
@@ -91,9 +91,7 @@ class _LinearModelWorkload(KerasWorkload):
         self.seed_everything()
 
     def restart(self) -> None:
-        self.model.set_weights(self.initial_weights)
-        for variable, value in zip(self.model.optimizer.variables, self.optimizer_state):
-            variable.assign(value)
+        restore(self.model, self.model.optimizer, self.initial_weights, self.optimizer_state)
         self.seed_everything()
 
     def check_first_step(self, host_x: np.ndarray, host_y: np.ndarray, x, y, batch_size: int) -> str:

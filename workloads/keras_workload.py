@@ -32,6 +32,14 @@ def dense_forward_np(x: np.ndarray, layers: list[Any]) -> np.ndarray:
     return h
 
 
+def restore(model: keras.Model, optimizer: keras.optimizers.Optimizer, weights: list, optimizer_state: list) -> None:
+    """The model's weights and the optimizer's state (its step count, moments, loss scale) back to those
+    given: where training started, so that a check can step or train again from there."""
+    model.set_weights(weights)
+    for variable, value in zip(optimizer.variables, optimizer_state):
+        variable.assign(value)
+
+
 def compiled_settings(model: keras.Model) -> dict[str, Any]:
     """What Keras had in force for this model: Keras may turn XLA on by itself on GPU hosts."""
     return {

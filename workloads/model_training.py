@@ -28,7 +28,7 @@ from .base import chart_roles
 from .checks import allowed, assert_close, assert_true, assert_within, digest, errors
 from .devices import ASYNC_KINDS
 from .keras_backend import compile_options, to_numpy
-from .keras_workload import KerasWorkload, compiled_settings
+from .keras_workload import KerasWorkload, compiled_settings, restore
 from .models import MODELS, synthetic_data
 from .profiles import grid, sweep
 from .registry import register
@@ -329,9 +329,7 @@ class _ModelWorkload(KerasWorkload):
 
     def reset(self) -> None:
         """Back to the weights and optimizer state the model was built with."""
-        self.model.set_weights(self.initial_weights)
-        for variable, value in zip(self.model.optimizer.variables, self.optimizer_state):
-            variable.assign(value)
+        restore(self.model, self.model.optimizer, self.initial_weights, self.optimizer_state)
 
     def _compiled(self, spec, mode: str, loss: str, metric: str,
                   optimizer: keras.optimizers.Optimizer) -> SimpleNamespace:
