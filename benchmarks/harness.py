@@ -174,6 +174,11 @@ def timing_record(rounds: Rounds) -> dict[str, Any]:
     }
 
 
+def done(workload: Workload, outputs: Any) -> Any:
+    """What a wait waits for after a step: its outputs, or what it wrote in place when it returns none."""
+    return workload.in_place() if outputs is None else outputs
+
+
 def _json_ready(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
@@ -207,7 +212,7 @@ def first_call(workload: Workload, case: Case) -> dict[str, Any]:
     wait(device)  # setup's queued copies and initialisers end here, not inside the first call's time
     start = time.perf_counter()
     outputs = workload.step()
-    wait(device, outputs)
+    wait(device, done(workload, outputs))
     called = time.perf_counter()
     first_call_s = called - start
     with one_blas_thread():
@@ -243,7 +248,7 @@ def measure(benchmark, case: Case, rounds: Rounds) -> None:
 
             if must_wait(device):
                 def timed():
-                    wait(device, workload.step())
+                    wait(device, done(workload, workload.step()))
             else:  # synchronous: time the step itself, with no wrapper call
                 timed = workload.step
             benchmark.extra_info.update(time_rounds(benchmark, timed, rounds, case.rules.lockstep(case.params)))

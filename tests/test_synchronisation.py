@@ -152,3 +152,26 @@ def test_a_tpu_call_ends_by_fetching_an_element_of_its_last_output(monkeypatch):
     first, last = tf.constant([1.0, 2.0]), tf.constant([[3.0]])
     devices.wait(Device("TPU", 0, "/device:CPU:0", "fake TPU"), {"a": first, "b": [last]})
     assert len(fetched) == 1 and fetched[0] is last
+
+
+def test_a_step_that_writes_in_place_is_waited_for_through_what_it_wrote(monkeypatch):
+    """stream and the Variable updates return nothing (graph mode would copy the Variable out in the timed
+    call): a TPU's wait, which needs an output, fetches from what the step wrote (Workload.in_place)."""
+    import tensorflow as tf
+
+    written = tf.Variable([1.0, 2.0])
+
+    class WritesInPlace(Late):
+        def step(self):
+            written.assign_add([1.0, 1.0])
+
+        def in_place(self):
+            return written
+
+    monkeypatch.setattr(Late, "queue", Queue(), raising=False)
+    fetched = []
+    original = tf.reshape
+    monkeypatch.setattr(tf, "reshape", lambda value, shape: fetched.append(value) or original(value, shape))
+    tpu = Device("TPU", 0, "/device:CPU:0", "fake TPU")
+    harness.first_call(WritesInPlace(), Case(WritesInPlace, {}, tpu, "eager"))
+    assert fetched and fetched[-1] is written

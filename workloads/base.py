@@ -143,6 +143,12 @@ class Workload(abc.ABC):
     def check(self, outputs: Any) -> str:
         """Verify `outputs` of the first step against a reference; return what was verified."""
 
+    def in_place(self) -> Any:
+        """What the step writes in place, where it returns nothing (a Variable updated without being read
+        back, which graph mode would otherwise copy out in the timed call): a wait that needs an output to
+        wait for (a TPU's, devices.wait) takes this instead."""
+        return None
+
     def held_to(self, dtype: str | None = None, uses: tuple[str, ...] | None = None) -> str:
         """The precision a `dtype` result (the workload's dtype by default) is held to on this case's
         device: the one rule in precision.py, recorded in the row (extra_info.precision_rule)."""

@@ -208,6 +208,9 @@ class StreamKernel(Workload):
     def step(self):
         return self.fn()
 
+    def in_place(self):
+        return self.written
+
     @property
     def written(self):
         """The array the kernel writes (the formula's left-hand side)."""

@@ -146,6 +146,9 @@ class Stream(Workload):
     def step(self):
         return self.fn()
 
+    def in_place(self):
+        return self.x
+
     def check(self, outputs):
         """After one step x is x0 + y, element by element (float64 of the float32 inputs, a block at a
         time: two arrays of 1 GiB whole in float64 would be 4 GiB)."""

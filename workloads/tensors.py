@@ -225,6 +225,9 @@ class VariableUpdate(Workload):
     def step(self):
         return self.fn()
 
+    def in_place(self):
+        return self.state
+
     # TensorFlow: updates return nothing, so graph mode does not read the variable back.
     def _tf_create(self):
         return tf.Variable(self.init_tensor)
