@@ -18,9 +18,8 @@ RESULT_WORKLOADS = ["fill", "random", "elementwise", "matmul", "conv2d", "peak_m
                     "linear_classifier", "dense_forward", "fit", "fit_validation", "evaluate", "predict", "train",
                     "inference", "mixed", "reference_train", "reference_inference", "variable", "stream",
                     "matmul_shape", "stream_kernel"]
-"""Every workload of the catalogue but those that make no result to hold (transfer's copies are checked
-against their source; all_reduce and distributed_train run in processes of their own: test_distributed.py,
-and the distributed twin test below)."""
+"""Every workload of the catalogue but three, tried below in their own ways: transfer (a fake accelerator),
+all_reduce (several replicas need processes of their own) and distributed_train (its twin and replay)."""
 STATE = {"variable": "state", "stream": "x", "stream_kernel": "written"}
 """Workloads whose step updates a Variable in place: the check reads the Variable, so it is corrupted."""
 SCALE = {"float64": 1.01, "float32": 1.01, "bfloat16": 1.02, "float16": 1.02}
@@ -151,3 +150,33 @@ def test_a_wrong_distributed_step_or_epoch_fails(cpu, monkeypatch, name, params)
                 workload.check(outputs)
     finally:
         workload.teardown()
+
+
+def test_the_checks_that_need_another_device_or_processes_reject_corruption():
+    """transfer needs a GPU or TPU (here a fake one, on the CPU's own memory) and all_reduce several replicas
+    (processes of their own, test_distributed.py): given their result corrupted, their checks fail too."""
+    from types import SimpleNamespace
+
+    from tensorbench.workloads.devices import Device
+
+    fake = Device("GPU", 0, "/device:CPU:0", "a fake GPU on the CPU's memory")
+    transfer = CATALOGUE["transfer"](direction="to_device", size_mib=1)
+    try:
+        with device_scope(fake):
+            transfer.setup(fake, "graph")
+            copied = to_numpy(transfer.step()).astype(np.float64)
+            transfer.check(copied)
+            for wrong in corruptions(copied, "float32").values():
+                with pytest.raises(CheckFailed):
+                    transfer.check(wrong)
+    finally:
+        transfer.teardown()
+    all_reduce = CATALOGUE["all_reduce"](size_bytes=16, strategy="mirrored", replicas=2, workers=1)
+    all_reduce.strategy = SimpleNamespace(experimental_local_results=lambda outputs: outputs)
+    all_reduce.replicas, all_reduce.elements = 2, 4
+    summed = np.full(4, 3.0)  # 1 + 2 on each of the 2 replicas
+    all_reduce.check([summed, summed])
+    for wrong in corruptions(summed, "float32").values():
+        if not np.array_equal(wrong, summed):
+            with pytest.raises(CheckFailed):
+                all_reduce.check([summed, wrong])
