@@ -160,8 +160,8 @@ def test_a_model_that_does_not_learn_fails():
 
 
 def _too_far(model, initial_weights):
-    """model.train_on_batch on a device whose step moves the weights 1% too far."""
-    step = model.train_on_batch
+    """model.fit on a device whose step moves the weights 1% too far."""
+    step = model.fit
 
     def too_far(*args, **kwargs):
         logs = step(*args, **kwargs)
@@ -181,7 +181,7 @@ def test_fit_checks_its_own_step_in_each_mode_and_a_step_1pct_off_fails(cpu):
             verdict = workload.check_first_step(workload.host_x, workload.host_y, workload.x, workload.y, 128)
             assert "first-step loss" in verdict and "first-step update" in verdict
             if mode == "graph":
-                workload.model.train_on_batch = _too_far(workload.model, workload.initial_weights)
+                workload.model.fit = _too_far(workload.model, workload.initial_weights)
                 with pytest.raises(CheckFailed, match="first-step update"):
                     workload.check_first_step(workload.host_x, workload.host_y, workload.x, workload.y, 128)
         workload.teardown()

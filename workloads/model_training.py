@@ -204,7 +204,8 @@ def twin_step(model: str, make_optimizer, loss_class, weights: list[np.ndarray],
             twin = float64_twin(model, weights)
             _, _, gradients = outputs_loss_gradients(twin, loss_class(), tf.constant(x), tf.constant(y))
             twin.compile(optimizer=make_optimizer(), loss=loss_class(), run_eagerly=True)  # one step: no trace
-            loss, moved = one_step(twin, lambda m, a, b: m.train_on_batch(a, b, return_dict=True)["loss"],
+            loss, moved = one_step(twin, lambda m, a, b: m.fit(a, b, batch_size=len(x), epochs=1, shuffle=False,
+                                                               verbose=0).history["loss"][0],
                                    tf.constant(x), tf.constant(y))
         if len(TWIN_STEPS) >= 8:
             TWIN_STEPS.clear()
@@ -370,7 +371,8 @@ class _ModelWorkload(KerasWorkload):
         """One step of the case's own compiled train function on a batch (fit's, or the custom loop's);
         returns the loss it reports. fit's is given the batch as the timed epochs are, a dataset of the
         same element spec, so that it runs the very trace they ran (train_on_batch feeds a Python
-        generator, for which Keras traces the function again)."""
+        generator, for which Keras traces the function again, and under Keras 3.3 reports a loss averaged
+        with earlier calls')."""
         if self.params.get("loop", "fit") == "custom":
             return self.train_step(x, y)
         batch = tf.data.Dataset.from_tensor_slices((x, y)).batch(self.batch_size).with_options(quiet_pipeline())
