@@ -24,8 +24,7 @@ from threadpoolctl import ThreadpoolController
 def _controller() -> ThreadpoolController:
     """The loaded libraries' controller, scanned again only when modules have been imported since the last
     scan (a scan costs some milliseconds; a limit on it some 12 us): a BLAS loaded later (SciPy's, with the
-    module that brought it) is limited too. Made once for the whole process, a second BLAS loaded after it
-    kept two threads through setup, check and the noise probe (the tests, 2026-12-07)."""
+    module that brought it) is limited too, not left on its own threads."""
     return _scanned(len(sys.modules))
 
 

@@ -78,7 +78,7 @@ that is MEASURED_ERRORS."""
 
 MEASURED_ERRORS: dict[str, dict[str, tuple[float, ...]]] = {
     # model: {precision held to: (outputs, loss, step loss, update)}: relative errors against the float64
-    # twin on the 2-core Intel Xeon development VM, measured by `python tools/check_errors.py` (the largest
+    # twin on a CPU, measured by `python tools/check_errors.py` (the largest
     # over 8 and 32 samples, 2 for the reference models; the update's over the optimizers the model trains
     # with). outputs, loss: at the initial weights, in inference mode (inference's checks); step loss,
     # update: one step of the model's own compiled train function (the training checks; update_error).
