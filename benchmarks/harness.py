@@ -1,16 +1,22 @@
 """How one case is timed. Every benchmark goes through measure(); no workload is special-cased.
 
     setup (untimed, and waited for) -> first call, synchronised, timed once = first_call_s -> check
-    (untimed; a wrong answer fails the benchmark) -> warm-up calls -> pytest-benchmark times the warm
-    step, each call ending with a device synchronisation on asynchronous devices.
+    (untimed; a wrong answer fails the benchmark) -> warm-up calls -> pytest-benchmark times the rounds.
+
+A round is a stream of calls, as a program runs them: on a device that returns before its work is done
+(a GPU, a TPU, JAX anywhere) the round's calls run back to back and the round ends with one wait for
+their work, so the per-call figure is comparable with the CPU's, which needs none; the latency of one
+call with its own wait is a figure of its own (waited_call_s). A workload whose call runs many steps
+behind a fixed cost (Keras's fit, evaluate, predict: StepCalls) is timed in calls of two lengths,
+alternately, and the row reports one steady step and the fixed cost a call apart (time_steps;
+docs/timing.md).
 
 The rounds are counted from the warm-up's fastest call (pytest-benchmark's pedantic mode, as pyperf
 fixes its loops once): a round loops the call until it lasts the profile's min_round_s (a call that long
 or longer is a round by itself), and there are as many rounds as would fill max_time at that call's
 speed, min_rounds at the least (an estimate: calls that speed up after the warm-up are timed for less).
 pytest-benchmark's own calibration was fooled by the noisy development VM: it times a few calls of its
-own, and one slow call among them set the loop (rounds of 0.47 ms where 2 ms were asked, 13 rounds
-timed for 0.01 s of the 0.05 s asked: an eager 2 x 1 uniform random, 2026-12-03).
+own, and one slow call among them set the loop.
 """
 
 from __future__ import annotations
@@ -22,10 +28,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from tensorbench.workloads.base import Workload
+from tensorbench.workloads.base import StepCalls, Workload
 from tensorbench.workloads.blas_threads import one_blas_thread
 from tensorbench.workloads.cases import Case
-from tensorbench.workloads.devices import Device, device_scope, is_out_of_memory, must_wait, wait
+from tensorbench.workloads.devices import Device, backend, device_scope, is_out_of_memory, must_wait, wait
 
 from .out_of_memory import OutOfMemory
 
@@ -88,11 +94,11 @@ def too_slow_to_settle(calls: list[float], budget: float) -> bool:
     return 4 * SETTLE_CALLS * min(calls) > budget  # the fastest: a fresh step's first calls can be slow
 
 
-def warm_up(timed, rounds: Rounds) -> float:
+def warm_up(timed, rounds: Rounds) -> list[float]:
     """Call `timed` until its time settles: at least warmup_calls times (and once) and for at least
     LEAST_WARMUP_SHARE of warmup_time, then on until settled(), for at most warmup_time seconds (max_time
     when that is longer) in all; a step too slow to settle in that time (too_slow_to_settle) stops at
-    warmup_calls. Return the fastest call's duration, from which the rounds are counted
+    warmup_calls. Return the calls' durations: the rounds are counted from the fastest
     (calls_and_rounds).
 
     A count alone is not enough: a fresh step on the CPU is slow for dozens of calls (first-touched
@@ -118,34 +124,179 @@ def warm_up(timed, rounds: Rounds) -> float:
             if settled(calls):
                 break
             next_check = math.ceil(len(calls) * CHECK_GROWTH)
-    return min(calls)
+    return calls
 
 
-def time_rounds(benchmark, timed, rounds: Rounds, lockstep: bool = False) -> dict[str, float]:
-    """Warm up, then let pytest-benchmark time the rounds (pedantic, calls_and_rounds).
-    Returns where the time went: warm-up, calibration (pytest-benchmark's loop around the rounds; its
-    own calibration too, until 2026-12-03) and the timed rounds themselves.
+def waited(device: Device, workload: Workload, call):
+    """`call` ending with a wait for its work where the device needs one (devices.must_wait): one call's
+    latency. On the CPU, `call` itself (no wrapper call in what is timed)."""
+    if not must_wait(device):
+        return call
+    return lambda: wait(device, done(workload, call()))
+
+
+class Stream:
+    """A round's calls back to back, as a program's stream of ops runs: pytest-benchmark makes `calls`
+    calls a round, and the last of them waits for the round's work, once. What it waits on: under JAX the
+    outputs of every call of the round (its CPU client may run independent calls out of order); elsewhere
+    the last call's, since TensorFlow's and torch's waits take everything queued and a TPU runs a
+    process's ops in order (devices.wait). Outputs are dropped as they are replaced, so the device's
+    allocator reuses their memory as a program's would."""
+
+    def __init__(self, device: Device, workload: Workload, call, calls: int):
+        self.device, self.workload, self.call, self.calls = device, workload, call, calls
+        self.keep_all = backend(device) == "jax"
+        self.pending: list[Any] = []
+        self.made = 0
+
+    def __call__(self) -> None:
+        outputs = done(self.workload, self.call())
+        self.pending = [*self.pending, outputs] if self.keep_all else [outputs]
+        self.made += 1
+        if self.made == self.calls:
+            wait(self.device, self.pending if self.keep_all else outputs)
+            self.pending, self.made = [], 0
+
+
+def time_rounds(benchmark, device: Device, workload: Workload, call, rounds: Rounds,
+                lockstep: bool = False) -> dict[str, Any]:
+    """Warm up, then let pytest-benchmark time the rounds (pedantic, calls_and_rounds), each a Stream.
+    Returns where the time went: warm-up, calibration (pytest-benchmark's loop around the rounds) and the
+    timed rounds themselves; and, where calls are waited for, one call's latency with its wait.
 
     In lockstep (several worker processes run the case together and every call is a collective), each
-    worker must make the same calls, so the counts are fixed: warmup_calls, then min_rounds rounds.
+    worker must make the same calls, so the counts are fixed: warmup_calls, then min_rounds rounds of one
+    call.
     """
+    one = waited(device, workload, call)
     started = time.perf_counter()
+    record: dict[str, Any] = {}
     if lockstep:
         for _ in range(max(rounds.warmup_calls, 1)):
-            timed()
+            one()
         warmed = time.perf_counter()
-        benchmark.pedantic(timed, rounds=rounds.min_rounds, iterations=1)
+        benchmark.pedantic(one, rounds=rounds.min_rounds, iterations=1)
         timed_as = "lockstep"
     else:
-        warm = max(warm_up(timed, rounds), 1e-9)
+        calls_seen = warm_up(one, rounds)
         warmed = time.perf_counter()
-        calls, count = calls_and_rounds(warm, rounds)
-        benchmark.pedantic(timed, rounds=count, iterations=calls)
+        calls, count = calls_and_rounds(max(min(calls_seen), 1e-9), rounds)
+        if must_wait(device):
+            record["waited_call_s"] = statistics.median(calls_seen[-max(len(calls_seen) // 4, 1):])
+        benchmark.pedantic(Stream(device, workload, call, calls) if calls > 1 else one, rounds=count,
+                           iterations=calls)
         timed_as = "one call a round" if calls == 1 else "looped"
     ended = time.perf_counter()
     timed_s = float(benchmark.stats.stats.total) * benchmark.stats.iterations
     return {"warmup_s": warmed - started, "calibration_s": max(ended - warmed - timed_s, 0.0), "timed_s": timed_s,
-            "max_time_s": rounds.max_time, "timed_as": timed_as}
+            "max_time_s": rounds.max_time, "timed_as": timed_as, **record}
+
+
+FIXED_SHARE = 0.1
+"""A step row's timed call is long enough that its fixed cost is at most this share of it
+(calibrated_steps): the steps dominate what is timed, and the short call's noise little moves the step."""
+PROBE_CALLS = 2
+"""Calls of each length that calibrated_steps times, taking the fastest."""
+GROWTH = 4
+MOST_STEPS = 65536
+
+
+def best_of(call, times: int) -> float:
+    """The fastest of `times` calls of `call`, in seconds."""
+    best = math.inf
+    for _ in range(times):
+        before = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - before)
+    return best
+
+
+def fixed_and_step(short_s: float, short_n: int, long_s: float, long_n: int) -> tuple[float, float]:
+    """The fixed cost a call and the time of one step, from a call of short_n steps and one of long_n (a
+    line through the two: the intercept and the slope)."""
+    step = (long_s - short_s) / (long_n - short_n)
+    return short_s - short_n * step, step
+
+
+def calibrated_steps(device: Device, workload: Workload, calls: StepCalls) -> int:
+    """Steps of a step row's timed call: from twice the shortest call, GROWTH times more until the fixed
+    cost (read from this call and the shortest) is at most FIXED_SHARE of the call, MOST_STEPS at most.
+    Grown, not solved for from two short calls: where the fixed cost is most of a short call (a GPU's
+    step of a small model), the short calls' difference is within their noise."""
+    shortest = calls.shortest
+    short_s = best_of(waited(device, workload, calls.of(shortest)), PROBE_CALLS)
+    steps = 2 * shortest
+    while True:
+        long_s = best_of(waited(device, workload, calls.of(steps)), PROBE_CALLS)
+        fixed, _ = fixed_and_step(short_s, shortest, long_s, steps)
+        if fixed <= FIXED_SHARE * long_s or steps * GROWTH > MOST_STEPS:
+            return steps
+        steps *= GROWTH
+
+
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    """(q1, median, q3) as pytest-benchmark's statistics compute them."""
+    from pytest_benchmark.stats import Stats
+
+    stats = Stats()
+    for value in values:
+        stats.update(value)
+    return stats.q1, stats.median, stats.q3
+
+
+def time_steps(benchmark, device: Device, workload: Workload, calls: StepCalls, rounds: Rounds) -> dict[str, Any]:
+    """A call of many steps, split into its fixed cost and its steady steps: pytest-benchmark times the
+    long call, and before each of its rounds (pedantic's setup, outside its timer) a call of the fewest
+    steps is timed; each pair gives a step's time (their difference over the steps between them) and the
+    fixed cost a call (the intercept). Alternated, so that a machine whose speed drifts moves both calls
+    of a pair. The long call is step() itself where the row's figure is the whole call (StepCalls.whole),
+    else a call of calibrated_steps. Each call waits for its work: it is one call a round."""
+    short_n = calls.shortest
+    short = waited(device, workload, calls.of(short_n))
+    started = time.perf_counter()
+    if calls.whole is None:
+        long_n = calibrated_steps(device, workload, calls)
+        long = waited(device, workload, calls.of(long_n))
+    else:
+        long_n, long = calls.whole, waited(device, workload, workload.step)
+    best_of(short, PROBE_CALLS)  # a call's first run over a fresh dataset was 5 ms slower (an MLP's evaluate)
+    if long_n <= short_n:
+        raise ValueError(f"{workload!r}: a call of {long_n} steps cannot be split against one of {short_n}")
+    calibrated = time.perf_counter()
+    warm = min(warm_up(long, rounds))
+    warmed = time.perf_counter()
+    shorts: list[float] = []
+
+    def timed_short() -> None:
+        before = time.perf_counter()
+        short()
+        shorts.append(time.perf_counter() - before)
+
+    count = max(rounds.min_rounds, math.ceil(rounds.max_time / warm))
+    benchmark.pedantic(long, setup=timed_short, rounds=count, iterations=1)
+    ended = time.perf_counter()
+    longs = [float(x) for x in benchmark.stats.stats.data]
+    pairs = [fixed_and_step(s, short_n, x, long_n) for s, x in zip(shorts, longs)]
+    step_q1, step_s, step_q3 = quartiles([step for _, step in pairs])
+    fixed_q1, fixed_s, fixed_q3 = quartiles([fixed for fixed, _ in pairs])
+    timed_s = sum(longs)
+    return {
+        "warmup_s": warmed - started, "calibration_s": calibrated - started + max(ended - warmed - timed_s, 0.0),
+        "timed_s": timed_s, "max_time_s": rounds.max_time, "timed_as": "steps",
+        "steps": {
+            "figure": "whole call" if calls.whole else "step", "call": calls.call,
+            "short_steps": short_n, "long_steps": long_n,
+            "step_s": step_s, "step_q1_s": step_q1, "step_q3_s": step_q3,
+            "per_call_s": fixed_s, "per_call_q1_s": fixed_q1, "per_call_q3_s": fixed_q3,
+            "short_call_s": statistics.median(shorts), "long_call_s": statistics.median(longs),
+            "step_rounds_s": [step for _, step in pairs],
+            "rule": (f"calls of {short_n} and {long_n} steps alternately, each waited for; per pair, a step "
+                     f"is their difference over {long_n - short_n} steps and the fixed cost a call the "
+                     "intercept; medians and quartiles over the pairs"
+                     + ("" if calls.whole else f"; {long_n} steps: the fixed cost at most {FIXED_SHARE:.0%} "
+                        "of the call, or as near as MOST_STEPS allows")),
+        },
+    }
 
 
 def calls_and_rounds(warm: float, rounds: Rounds) -> tuple[int, int]:
@@ -169,7 +320,10 @@ def timing_record(rounds: Rounds) -> dict[str, Any]:
                  "min_round_s (timed_as 'looped'; a call that long is a round by itself: 'one call a round'), "
                  "and there are as many rounds as fill max_time_s, min_rounds at the least; cases run in "
                  "lockstep by several processes time warmup_calls, then min_rounds rounds of one call "
-                 "(timed_as 'lockstep'). A workload may ask for a longer max_time (its rows' "
+                 "(timed_as 'lockstep'). On a device that returns before its work is done, a round's calls "
+                 "run back to back and the round ends with one wait (waited_call_s: one call with its own "
+                 "wait). A call of many steps behind a fixed cost is timed at two lengths alternately "
+                 "(timed_as 'steps'; extra_info.steps). A workload may ask for a longer max_time (its rows' "
                  "extra_info.max_time_s)."),
     }
 
@@ -246,12 +400,13 @@ def measure(benchmark, case: Case, rounds: Rounds) -> None:
             _peak_memory(device, reset=True)
             benchmark.extra_info.update(first_call(workload, case))
 
-            if must_wait(device):
-                def timed():
-                    wait(device, done(workload, workload.step()))
-            else:  # synchronous: time the step itself, with no wrapper call
-                timed = workload.step
-            benchmark.extra_info.update(time_rounds(benchmark, timed, rounds, case.rules.lockstep(case.params)))
+            lockstep = case.rules.lockstep(case.params)
+            calls = None if lockstep else workload.step_calls()
+            if calls is None:
+                timing = time_rounds(benchmark, device, workload, workload.step, rounds, lockstep)
+            else:
+                timing = time_steps(benchmark, device, workload, calls, rounds)
+            benchmark.extra_info.update(timing)
             peak = _peak_memory(device)
             if peak is not None:
                 benchmark.extra_info["peak_memory_bytes"] = peak

@@ -1,8 +1,11 @@
 """`python -m tensorbench.scripts.agreement [--profile quick] [--seconds 3]`: does the suite report what
-the machine does? A benchmark of the benchmark: for a matmul, an elementwise op and the chapter's Keras
-epoch, the suite's median (a pytest-benchmark run of that very case alone, in this process) against a
-bare `timeit` loop of the same step on the same seeded inputs, in this process, right after it. Prints each
-pair and their difference; the two agree when the harness adds nothing to what it times.
+the machine does? A benchmark of the benchmark: for a matmul, an elementwise op, the chapter's Keras
+epoch and two training steps, the suite's figure (a pytest-benchmark run of that very case alone, in this
+process) against the same work timed another way, in this process, right after it: a bare `timeit` loop
+of the step on the same seeded inputs; for a training row, whose figure is one steady step, one long epoch
+of fit timed as keras.io's benchmarks time it (from the end of its first batch to the end of its last, by
+a callback's timestamps). Prints each pair and their difference; the two agree when the harness adds
+nothing to what it times.
 
 The bare loop warms up with 5 calls, then times batches of calls (sized to about 20 ms each) for
 `--seconds`, and takes the median per call; a call ends with the device synchronised where the suite's
@@ -36,8 +39,11 @@ CASES = [
     "matmul-n1024-float32-cpu-graph",
     "elementwise-add-n1024-float32-cpu-graph",
     "fit-batch_size128-float32-cpu-graph",
+    "train-mlp-batch_size256-samples256-float32-cpu-graph",
+    "train-cnn28-batch_size256-samples256-float32-cpu-graph",
 ]
-"""Case ids of the quick profile: the chapter's matmul in two modes, an elementwise op, a Keras epoch."""
+"""Case ids of the quick profile: the chapter's matmul in two modes, an elementwise op, a Keras epoch,
+the MLP's and the CNN's training step at batch 256."""
 
 
 def suite_medians(case_ids: list[str], profile: str, max_time: float | None = None) -> dict[str, float]:
@@ -55,11 +61,39 @@ def suite_medians(case_ids: list[str], profile: str, max_time: float | None = No
                              + ([] if max_time is None else [f"--benchmark-max-time={max_time}"]))
         if status != 0:
             raise SystemExit(f"tensorbench: error: the suite's run of {', '.join(case_ids)} ended with status {status}")
-        return {b["param"]: b["stats"]["median"] for b in json.loads(path.read_text())["benchmarks"]}
+        return {b["param"]: b["extra_info"]["steps"]["step_s"] if b["extra_info"].get("steps", {}).get("figure") == "step"
+                else b["stats"]["median"] for b in json.loads(path.read_text())["benchmarks"]}
+
+
+def long_epoch(workload, seconds: float) -> float:
+    """Seconds a step in one long call of fit (evaluate, predict) of about `seconds`, as keras.io's backend
+    benchmarks time steps: a callback's timestamps at the end of each batch, the first batch excluded."""
+    import time
+
+    import keras
+
+    stamps: list[float] = []
+
+    class Stamps(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            stamps.append(time.perf_counter())
+
+        on_test_batch_end = on_predict_batch_end = on_train_batch_end
+
+    workload.callbacks = [Stamps()]
+    workload.step()  # the first call: tracing
+    workload.call_of(20)()
+    step = (stamps[-1] - stamps[0]) / (len(stamps) - 1)
+    steps = int(min(max(seconds / step, 20), 100_000))
+    call = workload.call_of(steps)  # its dataset made before the epoch
+    stamps.clear()
+    call()
+    return (stamps[-1] - stamps[0]) / (len(stamps) - 1)
 
 
 def bare_loop(case_id: str, profile: str, seconds: float) -> float:
-    """Median seconds per call of the case's step in a bare timeit loop, after its own setup."""
+    """Median seconds per call of the case's step in a bare timeit loop, after its own setup; for a row
+    whose figure is one steady step, a step of one long epoch (long_epoch)."""
     from tensorbench.workloads import devices
     from tensorbench.workloads.cases import enumerate_cases
 
@@ -68,6 +102,11 @@ def bare_loop(case_id: str, profile: str, seconds: float) -> float:
     workload = case.workload(**case.params)
     with devices.device_scope(case.device):
         workload.setup(case.device, case.mode)
+        workload.device = case.device
+        if workload.step_calls() is not None and workload.step_calls().whole is None:
+            step = long_epoch(workload, seconds)
+            workload.teardown()
+            return step
 
         def call():
             devices.wait(case.device, workload.step())

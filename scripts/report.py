@@ -18,7 +18,7 @@ from .summary import case_label, human_time
 
 SUMMARY_COLUMNS = [
     "name", "workload", "device_kind", "mode", "median_s", "throughput", "gflops",
-    "run_id", "machine", "family", "section", "device", "device_name", "dtype", "params", "iqr_s", "q3_s", "mean_s",
+    "figure", "step_s", "per_call_s", "call", "call_s", "steps_per_call", "waited_call_s", "run_id", "machine", "family", "section", "device", "device_name", "dtype", "params", "iqr_s", "q3_s", "mean_s",
     "stddev_s", "rounds", "items", "flops", "bytes", "gbps", "first_call_s", "setup_s", "check_s", "warmup_s",
     "calibration_s", "timed_s", "rel_error", "precision", "ceiling_gflops", "pct_of_measured", "intensity",
     "roof_gflops", "pct_of_roofline", "datasheet", "pct_of_datasheet", "achievable", "pct_of_achievable",
@@ -68,8 +68,24 @@ def build(paths: list[str | Path]) -> tuple[pd.DataFrame, dict, list[str]]:
     for record in results.out_of_memory(paths):
         notes.append(f"Out of memory: {record.get('case')} (largest batch that fitted: "
                      f"{record.get('largest_batch_that_fitted')}).")
+    notes += fixed_costs(table)
     figures = {name: make(table) for name, make in charts.CHARTS.items()}
     return table, {name: fig for name, fig in figures.items() if fig is not None}, notes
+
+
+def fixed_costs(table: pd.DataFrame) -> list[str]:
+    """One line per kind of call, device and mode: what a call of fit(), evaluate() or predict() costs beyond
+    its steps (the median over the rows that measured it: extra_info.steps.per_call_s)."""
+    if "per_call_s" not in table or table["per_call_s"].isna().all():
+        return []
+    rows = table[table["per_call_s"].notna()].assign(backend=table["backend"].fillna("tensorflow"))
+    lines = []
+    for (run, call, device, backend, mode), group in rows.groupby(["run_id", "call", "device", "backend", "mode"]):
+        under = "" if backend == "tensorflow" else f" under {backend}"
+        lines.append(f"{call} costs {human_time(group['per_call_s'].median())} a call beyond its steps on {device} "
+                     f"({mode}{under}; median of {len(group)} row{'s' if len(group) > 1 else ''}"
+                     + (f", run {run})" if table["run_id"].nunique() > 1 else ")"))
+    return lines
 
 
 def precision_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -119,7 +135,10 @@ def _display_table(table: pd.DataFrame) -> pd.DataFrame:
         "benchmark": table.apply(case_label, axis=1),
         "device": table["device"].fillna("").astype(str) + " " + table["device_name"].fillna("").astype(str),
         "mode": table["mode"],
-        "median": table["median_s"].map(human_time),
+        "median": table["median_s"].map(human_time)
+        + table.get("figure", pd.Series("call", index=table.index)).map(lambda f: " a step" if f == "step" else ""),
+        "fixed cost a call": table.get("per_call_s", pd.Series(dtype=float)).reindex(table.index).map(
+            lambda v: human_time(v) if pd.notna(v) else ""),
         "spread (IQR)": (table["iqr_s"] / table["median_s"]).map(lambda v: f"{v:.1%}" if pd.notna(v) else "-"),
         "rounds": table["rounds"].map(lambda v: f"{v:.0f}" if pd.notna(v) else "-"),
         "items/s": table["throughput"].map(lambda v: f"{v:,.0f}" if pd.notna(v) else ""),
@@ -166,7 +185,9 @@ def write(paths: list[str | Path], output: str | Path) -> Path:
 
 HOW_TO_READ = (
     "Times are medians of the warm calls (pytest-benchmark rounds); the first call, with tracing or "
-    "compilation, is apart. Speedups are ratios of medians for the same workload, size and mode. "
+    "compilation, is apart. Where a call runs many steps (fit, evaluate, predict), a row marked 'a step' is "
+    "one steady step, and the fixed cost a call is beside it; the chapter's own calls keep the whole call's "
+    "time, with the fixed cost beside it. Speedups are ratios of medians for the same workload, size and mode. "
     "'% of measured ceiling' is against the best round of this run's matmul rows on that device and "
     "precision (peak_matmul and matmul); '% of datasheet' against the vendor's peak. A cell is flagged as "
     "not to be trusted when its spread (IQR) is over 10% of its median, it has fewer than 5 rounds, a call "

@@ -76,9 +76,25 @@ def _roles(info: dict) -> dict[str, str | None]:
             for name, value in ((n, roles.get(n)) for n in ROLES)}
 
 
+def step_stats(steps: dict) -> dict | None:
+    """A step row's time, from its pairs of calls (extra_info.steps.step_rounds_s, benchmarks/harness.py
+    time_steps) as pytest-benchmark's statistics read a benchmark's rounds; None for any other row."""
+    from pytest_benchmark.stats import Stats
+
+    rounds = [x for x in steps.get("step_rounds_s") or [] if _number(x) is not None]
+    if steps.get("figure") != "step" or not rounds:
+        return None
+    stats = Stats()
+    for value in rounds:
+        stats.update(value)
+    return {**stats.as_dict(), "data": rounds}
+
+
 def _row(bench: dict, run_id: str, machine: str, tf32_enabled: bool) -> dict:
-    stats = as_dict(bench.get("stats"))
     info = as_dict(bench.get("extra_info"))
+    steps = as_dict(info.get("steps"))
+    call = as_dict(bench.get("stats"))
+    stats = step_stats(steps) or call  # a step row's figures are one step's; the whole call's is call_s
     params = as_dict(info.get("params"))
     data = stats.get("data")
     row = {
@@ -109,6 +125,12 @@ def _row(bench: dict, run_id: str, machine: str, tf32_enabled: bool) -> dict:
         "stddev_s": _number(stats.get("stddev")),
         "min_s": _number(stats.get("min")),
         "rounds": _number(stats.get("rounds")),
+        "call_s": _number(call.get("median")) if steps else None,
+        "step_s": _number(steps.get("step_s")),
+        "per_call_s": _number(steps.get("per_call_s")),
+        "steps_per_call": _number(steps.get("long_steps")),
+        "figure": _text(steps.get("figure")) or "call",
+        "call": _text(steps.get("call")),
         "items": _number(info.get("items")),
         "flops": _number(info.get("flops")),
         "bytes": _number(info.get("bytes")),

@@ -6,7 +6,8 @@ TensorFlow's sync_devices and torch.cuda.synchronize drain the queue, jax.block_
 outputs it is given (and jax.live_arrays lists every output still queued). So a timed figure holds a step's
 work only if the suite waited for it, and holds setup's only if it did not wait before the timer started.
 Each test fails when the wait it is about is removed: from the timed calls (harness.measure), after setup
-or after the first call (harness.first_call), or from doctor's timings (doctor.best_time).
+or after the first call (harness.first_call), or from doctor's timings (doctor.best_time); and the
+stream test fails when a round waits once a call instead of once a round.
 """
 
 from __future__ import annotations
@@ -26,14 +27,18 @@ from tensorbench.workloads.devices import Device
 
 STEP_S = 0.02
 SETUP_S = 0.1
+WAIT_S = 0.005
+"""What one wait costs on the fake device in the stream test (a synchronisation's round trip)."""
 
 
 class Queue:
     """The fake device's stream: work runs in order, each piece for its seconds."""
 
-    def __init__(self):
+    def __init__(self, wait_s: float = 0.0):
         self.busy_until = time.perf_counter()
         self.queued: list[Done] = []
+        self.wait_s = wait_s
+        self.waits = 0
 
     def enqueue(self, seconds: float) -> Done:
         self.busy_until = max(self.busy_until, time.perf_counter()) + seconds
@@ -41,7 +46,13 @@ class Queue:
         return self.queued[-1]
 
     def drain(self) -> None:
-        _sleep_until(self.busy_until)
+        self.waited_for(self.busy_until)
+
+    def waited_for(self, at: float) -> None:
+        """A wait: until `at`, and then the wait's own cost."""
+        _sleep_until(at)
+        self.waits += 1
+        _sleep_until(time.perf_counter() + self.wait_s)
 
 
 class Done:
@@ -66,12 +77,13 @@ class Late(Workload):
     family = "fake"
     sweeps: ClassVar[dict] = {}
     queue: Queue
+    step_s: ClassVar[float] = STEP_S
 
     def setup(self, device, mode):
         self.queue.enqueue(SETUP_S)
 
     def step(self):
-        return [self.queue.enqueue(STEP_S)]
+        return [self.queue.enqueue(self.step_s)]
 
     def check(self, outputs):
         return "fake outputs"
@@ -92,9 +104,12 @@ def fake_gpu(request, monkeypatch):
         import jax
 
         def block_until_ready(outputs):
-            for leaf in outputs:
-                leaf.wait() if isinstance(leaf, Done) else block_until_ready(leaf)
+            queue.waited_for(max((leaf.at for leaf in leaves(outputs)), default=0.0))
             return outputs
+
+        def leaves(outputs):
+            for leaf in outputs:
+                yield from ([leaf] if isinstance(leaf, Done) else leaves(leaf))
 
         monkeypatch.setattr(jax, "block_until_ready", block_until_ready)
         monkeypatch.setattr(jax, "live_arrays", lambda: list(queue.queued))
@@ -112,13 +127,16 @@ class TimingBenchmark:
         self.calls: list[float] = []
         self.stats = SimpleNamespace(stats=SimpleNamespace(total=0.0), iterations=1)
 
-    def pedantic(self, timed, rounds, iterations):
+    def pedantic(self, timed, rounds, iterations, setup=None):
         for _ in range(rounds):
+            if setup is not None:
+                setup()
             start = time.perf_counter()
             for _ in range(iterations):
                 timed()
             self.calls.append((time.perf_counter() - start) / iterations)
-        self.stats = SimpleNamespace(stats=SimpleNamespace(total=sum(self.calls)), iterations=iterations)
+        self.stats = SimpleNamespace(stats=SimpleNamespace(total=sum(self.calls), data=list(self.calls)),
+                                     iterations=iterations)
 
 
 def test_the_first_call_holds_its_own_work_and_not_setups(fake_gpu):
@@ -131,6 +149,23 @@ def test_every_timed_call_waits_for_its_work(fake_gpu):
     harness.measure(benchmark, Case(Late, {}, fake_gpu, "eager", devices.backend(fake_gpu)),
                     Rounds(min_rounds=3, max_time=0.0, warmup_calls=1))
     assert len(benchmark.calls) >= 3 and min(benchmark.calls) >= STEP_S * 0.9, benchmark.calls
+
+
+def test_a_round_is_a_stream_of_calls_that_waits_once(fake_gpu):
+    """A program's stream of ops waits at its end, not after each op: with a step of 1 ms of work and a
+    wait that costs WAIT_S, rounds of 0.1 s run their calls back to back and wait once, so the per-call
+    figure holds each call's work and not a wait a call (one a call would make it 6 ms); one call with its
+    own wait is recorded apart (waited_call_s)."""
+    Late.queue.wait_s = WAIT_S
+    benchmark = TimingBenchmark()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Late, "step_s", 0.001)
+        harness.measure(benchmark, Case(Late, {}, fake_gpu, "eager", devices.backend(fake_gpu)),
+                        Rounds(min_rounds=3, max_time=0.0, warmup_calls=1, min_round_s=0.1))
+    per_round = len(benchmark.calls) and benchmark.stats.iterations
+    assert per_round > 10, per_round
+    assert all(0.001 * 0.9 <= call < 0.001 + WAIT_S / 2 for call in benchmark.calls), benchmark.calls
+    assert benchmark.extra_info["waited_call_s"] >= 0.001 + WAIT_S * 0.9, benchmark.extra_info
 
 
 def test_doctors_timings_wait_for_the_work(fake_gpu):

@@ -146,6 +146,19 @@ def test_quick_profile_covers_what_the_issue_asks():
     for profile in ("quick", "standard", "full"):  # evaluate and predict at the training batch sizes
         trained = {p["batch_size"] for p in Train.sweeps[profile] if len(p) == 3}
         assert {p["batch_size"] for p in Inference.sweeps[profile]} == trained
+        # what steps_per_execution buys, beside 1, at a small and a large batch
+        dispatch = {p["batch_size"] for p in Train.sweeps[profile] if p.get("steps_per_execution", 1) > 1}
+        assert len(dispatch) >= 2 and dispatch <= trained
+
+
+def test_steps_per_execution_is_compiled_in_and_is_the_shortest_call(cpu):
+    workload = Train(model="mlp", batch_size=8, samples=16, steps_per_execution=4)
+    with device_scope(cpu):
+        workload.setup(cpu, "graph")
+        assert workload.step_calls().shortest == 4 == workload.extra_info()["steps_per_execution"]
+    workload.teardown()
+    with pytest.raises(ValueError, match="custom loop"):
+        Train(model="mlp", batch_size=8, samples=16, loop="custom", steps_per_execution=4)
 
 
 def test_teacher_labels_are_fixed_and_spread():
@@ -196,3 +209,50 @@ def test_isolated_sweep_points_run_in_their_own_processes(tmp_path, cpu, monkeyp
     assert [b["param"] for b in doc["benchmarks"]] == ["train-mlp-batch_size16-samples64-float32-cpu-graph"]
     (record,) = doc["tensorbench"]["out_of_memory"]
     assert record["params"]["batch_size"] == 32 and record["largest_batch_that_fitted"] == 16
+
+
+EXTRA_S = 0.02
+
+
+class FixedCost:
+    """A Keras callback that sleeps EXTRA_S as each call of fit, evaluate or predict begins: a known fixed
+    cost a call, as fit's own set-up is."""
+
+    def __new__(cls):
+        import time
+
+        import keras
+
+        class Sleeps(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                time.sleep(EXTRA_S)
+
+            on_test_begin = on_predict_begin = on_train_begin
+
+        return Sleeps()
+
+
+@pytest.mark.parametrize("params", [{"model": "mlp", "batch_size": 32, "samples": 64},
+                                    {"model": "mlp", "method": "predict", "batch_size": 32, "samples": 64}])
+def test_a_fixed_cost_a_call_is_in_the_per_call_figure_and_not_in_the_step(cpu, monkeypatch, params):
+    """Each call of fit (or predict) made EXTRA_S slower by a callback: the step's time stays as it was, and
+    the per-call figure grows by EXTRA_S. Timing one short call, as the suite did, would put it in the
+    step's figure."""
+    from tensorbench.benchmarks import harness
+    from tensorbench.benchmarks.harness import Rounds
+
+    from .test_synchronisation import TimingBenchmark
+
+    workload = Train if "method" not in params else Inference
+
+    def steps(callbacks: list) -> dict:
+        monkeypatch.setattr(workload, "callbacks", callbacks)
+        benchmark = TimingBenchmark()
+        harness.measure(benchmark, Case(workload, params, cpu, "graph"), Rounds(min_rounds=7, max_time=0.0, warmup_calls=1))
+        assert benchmark.extra_info["items"] == 32  # a step's samples
+        return benchmark.extra_info["steps"]
+
+    plain, slowed = steps([]), steps([FixedCost()])
+    assert slowed["per_call_s"] - plain["per_call_s"] == pytest.approx(EXTRA_S, rel=0.5), (plain, slowed)
+    assert slowed["step_s"] == pytest.approx(plain["step_s"], rel=0.3), (plain, slowed)
+    assert slowed["figure"] == "step" and slowed["long_steps"] > slowed["short_steps"] == 1

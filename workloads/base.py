@@ -14,6 +14,8 @@ its variants are constructor parameters. The harness calls, in order and on the 
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 MODES = ("eager", "graph", "xla")
@@ -31,6 +33,25 @@ def chart_roles(**roles: Any) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown chart roles {sorted(unknown)}; known: {', '.join(ROLES)}")
     return roles
+
+
+@dataclass(frozen=True)
+class StepCalls:
+    """How a call that runs many steps behind a fixed cost (Keras's fit, evaluate, predict: its set-up,
+    iterator and callbacks) is split into the two: the harness times calls of two lengths, alternately, and
+    their difference is the steps (docs/timing.md)."""
+
+    of: Callable[[int], Callable[[], Any]]
+    """A call of the same work over n steps, made before it is timed (making it is not timed)."""
+    call: str
+    """What a call is, for the report's line on its fixed cost: "fit()", "predict()", "the custom loop"."""
+    whole: int | None = None
+    """The steps of step() itself where the row's figure is that whole call (the chapter's fit, evaluate
+    and predict, as it writes them), the split beside it; None: the row's figure is one steady step
+    (items, flops and bytes count one step), timed in calls long enough that the fixed cost is small."""
+    shortest: int = 1
+    """The fewest steps a call runs (Keras's steps_per_execution): the short call's length, and the
+    long call's steps are a multiple of it."""
 
 
 class CheckFailed(AssertionError):
@@ -142,6 +163,11 @@ class Workload(abc.ABC):
     @abc.abstractmethod
     def check(self, outputs: Any) -> str:
         """Verify `outputs` of the first step against a reference; return what was verified."""
+
+    def step_calls(self) -> StepCalls | None:
+        """How step()'s fixed cost a call is told from its steady steps, where it has one (StepCalls);
+        None where step() is one unit of work. Asked after the check."""
+        return None
 
     def in_place(self) -> Any:
         """What the step writes in place, where it returns nothing (a Variable updated without being read

@@ -235,7 +235,9 @@ class StreamKernel(Workload):
 @register
 class Transfer(Workload):
     """A float32 array of `size_mib` MiB copied from the host to the device, or back: what feeding an
-    accelerator costs. Nothing to measure on the CPU, whose memory is the host's."""
+    accelerator costs. Nothing to measure on the CPU, whose memory is the host's. The host's side is a
+    TensorFlow CPU tensor, in pageable memory (as a user's NumPy batch is): the driver stages such a copy
+    through pinned buffers, so the row is the pageable copy's rate, not the link's (extra_info.host_memory)."""
 
     name = "transfer"
     family = "ceiling_finder"
@@ -273,6 +275,7 @@ class Transfer(Workload):
                 return tf.identity(values)
 
         self.source, self.copy = source, copy
+        self._extra_info["host_memory"] = "pageable"
 
     def step(self):
         return self.copy(self.source)

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import strategies
-from .base import chart_roles
+from .base import StepCalls, chart_roles
 from .checks import assert_close, assert_true, assert_within
 from .keras_backend import to_numpy
 from .keras_workload import KerasWorkload, restore
@@ -102,8 +102,21 @@ class DistributedTrain(_StrategyWorkload):
         super().__init__(model=model, strategy=strategy, replicas=replicas, workers=workers,
                          per_replica_batch=per_replica_batch, samples=samples, loop=loop, dtype=dtype)
 
+    version = "2"  # fit's rows are one steady step (StepCalls)
+
     def items(self):
-        return float(self.params["samples"])
+        """fit's rows: a global batch's samples (one steady step, step_calls); the custom loop's: the epoch's."""
+        return float(self.global_batch if self.params["loop"] == "fit" else self.params["samples"])
+
+    def step_calls(self) -> StepCalls | None:
+        """fit's calls split into the fixed cost (a new distributed iterator a call) and the steps. The custom
+        loop's epoch is one call of its tf.function over a distributed dataset, timed whole."""
+        if self.params["loop"] != "fit":
+            return None
+        return StepCalls(lambda steps: self.fit_on(self.dataset.repeat().take(steps)), f"fit() under {self.params['strategy']}")
+
+    def fit_on(self, dataset):
+        return lambda: self.model.fit(dataset, epochs=1, shuffle=False, verbose=0).history["loss"][0]
 
     def unsupported(self, device, mode):
         if self.params["strategy"] == "multi_worker" and self.params["loop"] == "fit":
@@ -164,7 +177,7 @@ class DistributedTrain(_StrategyWorkload):
 
     def step(self):
         if self.params["loop"] == "fit":
-            return self.model.fit(self.dataset, epochs=1, shuffle=False, verbose=0).history["loss"][0]
+            return self.fit_on(self.dataset)()
         return self.train_epoch(self.dataset)
 
     def twin(self, weights: list[np.ndarray]) -> keras.Model:

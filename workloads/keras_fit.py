@@ -2,17 +2,20 @@
 chapter's linear model (one Dense(1) unit) and its two point clouds.
 
 Modes map onto Keras's own switches: eager is run_eagerly=True, graph is jit_compile=False and xla
-is jit_compile=True. The first call (tracing, or XLA compilation) is timed apart by the harness.
+is jit_compile=True. The first call (tracing, or XLA compilation) is timed apart by the harness. A row's
+figure is the whole call, as the chapter writes it; beside it, the call split into its fixed cost and
+its steps (StepCalls.whole: calls over the first batch alone, alternated with the whole call).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 
 import keras
 import numpy as np
 
-from .base import chart_roles
+from .base import StepCalls, chart_roles
 from .checks import assert_close, assert_true
 from .data import two_clouds, validation_split
 from .keras_backend import compile_for_mode, compile_options, place, to_numpy
@@ -71,6 +74,15 @@ class _LinearModelWorkload(KerasWorkload):
         predictions = dense_forward_np(x, self.model.layers)
         mse = float(np.mean((predictions - y.astype(np.float64)) ** 2))
         return mse, float(np.mean((predictions > 0.5) == (y > 0.5)))
+
+    def split(self, name: str, call, *arrays) -> StepCalls:
+        """step(), `call(*arrays)`, split (StepCalls.whole): its batches (a partial last batch counted as a
+        step), and the same call over the arrays' first n batches only (sliced before it is timed)."""
+        def of(steps: int):
+            firsts = [a[:steps * self.batch_size] for a in arrays]
+            return lambda: call(*firsts)
+
+        return StepCalls(of, name, whole=math.ceil(int(arrays[0].shape[0]) / self.batch_size))
 
     def check_evaluate(self, loss: float, accuracy: float, host_x, host_y) -> str:
         """evaluate()'s loss and accuracy agree with float64 NumPy on the same weights: loss closely,
@@ -165,8 +177,13 @@ class Fit(_LinearModelWorkload):
 
     def step(self):
         """One epoch; its History's figures per epoch (a dict of lists), which the check holds."""
-        return self.model.fit(self.x, self.y, epochs=1, batch_size=self.batch_size, verbose=0,
-                              callbacks=[SeededEpochs()]).history
+        return self.fit_on(self.x, self.y)
+
+    def fit_on(self, x, y):
+        return self.model.fit(x, y, epochs=1, batch_size=self.batch_size, verbose=0, callbacks=[SeededEpochs()]).history
+
+    def step_calls(self) -> StepCalls:
+        return self.split("fit()", self.fit_on, self.x, self.y)
 
     def check(self, outputs):
         first_loss = outputs["loss"][0]
@@ -205,8 +222,16 @@ class FitValidation(_LinearModelWorkload):
 
     def step(self):
         """One epoch and its validation; its History's figures per epoch (a dict of lists)."""
-        return self.model.fit(self.train_x, self.train_y, epochs=1, batch_size=self.batch_size, verbose=0,
+        return self.fit_on(self.train_x, self.train_y)
+
+    def fit_on(self, x, y):
+        return self.model.fit(x, y, epochs=1, batch_size=self.batch_size, verbose=0,
                               validation_data=(self.val_x, self.val_y), callbacks=[SeededEpochs()]).history
+
+    def step_calls(self) -> StepCalls:
+        """The training batches split; the validation pass over its 600 samples is in every call's fixed
+        cost."""
+        return self.split("fit() with validation_data", self.fit_on, self.train_x, self.train_y)
 
     def check(self, outputs):
         first_loss = outputs["loss"][0]
@@ -271,7 +296,13 @@ class Evaluate(_TrainedLinearModel):
         return 600.0
 
     def step(self):
-        return self.model.evaluate(self.val_x, self.val_y, batch_size=self.batch_size, verbose=0)
+        return self.evaluate_on(self.val_x, self.val_y)
+
+    def evaluate_on(self, x, y):
+        return self.model.evaluate(x, y, batch_size=self.batch_size, verbose=0)
+
+    def step_calls(self) -> StepCalls:
+        return self.split("evaluate()", self.evaluate_on, self.val_x, self.val_y)
 
     def check(self, outputs):
         """The timed call's own loss and accuracy (not a second evaluate) against float64 NumPy."""
@@ -303,8 +334,15 @@ class Predict(_TrainedLinearModel):
 
     def step(self):
         if self.method == "predict":
-            return self.model.predict(self.x, batch_size=self.batch_size, verbose=0)
+            return self.predict_on(self.x)
         return self.call(self.x)
+
+    def predict_on(self, x):
+        return self.model.predict(x, batch_size=self.batch_size, verbose=0)
+
+    def step_calls(self) -> StepCalls | None:
+        """predict's call split; the direct call is one call of the model, with no loop to split."""
+        return self.split("predict()", self.predict_on, self.x) if self.method == "predict" else None
 
     def check(self, outputs):
         reference = dense_forward_np(self.host_x, self.model.layers)

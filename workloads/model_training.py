@@ -2,10 +2,13 @@
 an MLP, a CNN, an LSTM and a Transformer encoder; optimizers, losses and metrics (section 3-6-3) at a
 fixed model and batch; and evaluate / predict throughput at the same batch sizes.
 
-The timed unit is one epoch over a fixed number of samples (`items`), read from a cached, pre-batched
-tf.data.Dataset by fit, evaluate, predict and the custom loop alike: what is timed is the model's work
-and Keras's loop, not host-side slicing and shuffling. The first epoch (tracing or XLA compilation) is
-the harness's first_call_s; what Keras had in force (jit_compile, steps_per_execution) is recorded.
+A row's figure is one steady step (`items`: a batch's samples), read from calls of fit, evaluate, predict
+or the custom loop over a cached, pre-batched tf.data.Dataset cycled for as many steps as a call runs:
+the harness times calls of two lengths and splits the fixed cost of a call (fit's set-up, its iterator,
+its callbacks) from the steps (StepCalls; docs/timing.md). What is timed is the model's work and Keras's
+loop, not host-side slicing and shuffling. The first call, one epoch over the samples (tracing or XLA
+compilation), is the harness's first_call_s; what Keras had in force (jit_compile, steps_per_execution)
+is recorded.
 Checks are against the same model rebuilt in float64 on the CPU with the same weights (its "twin"):
 training's first step of its own compiled train function (the loss it reports and its change to the
 weights, against the twin stepped by the same optimizer) and its first epoch's loss against that epoch
@@ -18,13 +21,13 @@ from __future__ import annotations
 import contextlib
 import json
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from .base import chart_roles
+from .base import StepCalls, chart_roles
 from .checks import allowed, assert_close, assert_true, assert_within, digest, errors
 from .devices import ASYNC_KINDS
 from .keras_backend import compile_options, to_numpy
@@ -70,6 +73,9 @@ SWEEP = {
     "full": ([16, 64, 256, 1024, 2048, 4096, 8192], 65536),
 }
 QUICK_MODELS = ["mlp", "cnn28", "lstm", "transformer"]
+STEPS_PER_EXECUTION = 8
+"""The larger steps_per_execution the training sweep runs beside 1: Keras runs that many steps in one call
+of its compiled train function."""
 MODEL_TERMS = 4096
 """Products summed into one output or gradient element, as the twin checks' rounding model counts them (784
 inputs of the MLP's first layer, a batch's samples in a weight gradient); what each model showed beyond
@@ -240,16 +246,21 @@ def _training_sweeps() -> dict[str, list[dict[str, Any]]]:
     def quick_configs() -> list[dict[str, Any]]:  # optimizers and the custom loop only
         return [c for c in configs(SWEEP["quick"][1]) if set(c) & {"optimizer", "loop"}]
 
+    def dispatch(models: list[str], batches: list[int], samples: int) -> list[dict[str, Any]]:
+        """What steps_per_execution buys (section 3-6-5's fit, as GPU and TPU users amortise the host's cost
+        of a step): the sweep's cases again at STEPS_PER_EXECUTION."""
+        return grid(model=models, batch_size=batches, samples=[samples], steps_per_execution=[STEPS_PER_EXECUTION])
+
     return sweep(
         smoke=grid(model=list(TRAINING_MODELS), batch_size=SWEEP["smoke"][0], samples=[SWEEP["smoke"][1]])
         + [{"model": "mlp", "batch_size": 8, "samples": 16, **c} for c in
            ({"optimizer": "adam"}, {"loss": "cosine_similarity", "metric": "auc"}, {"loop": "custom"})],
         quick=grid(model=QUICK_MODELS, batch_size=SWEEP["quick"][0], samples=[SWEEP["quick"][1]])
-        + quick_configs(),
+        + quick_configs() + dispatch(["mlp"], [32, 256], SWEEP["quick"][1]),
         standard=grid(model=list(TRAINING_MODELS), batch_size=SWEEP["standard"][0], samples=[SWEEP["standard"][1]])
-        + configs(SWEEP["standard"][1]),
+        + configs(SWEEP["standard"][1]) + dispatch(["mlp", "cnn28"], [16, 128, 1024], SWEEP["standard"][1]),
         full=grid(model=list(TRAINING_MODELS), batch_size=SWEEP["full"][0], samples=[SWEEP["full"][1]])
-        + configs(SWEEP["full"][1]),
+        + configs(SWEEP["full"][1]) + dispatch(["mlp", "cnn28"], [16, 256, 4096], SWEEP["full"][1]),
     )
 
 
@@ -266,8 +277,24 @@ class _ModelWorkload(KerasWorkload):
     def mode_note(self) -> str:
         return "run_eagerly is Keras's debugging mode; the chapter's fit workload (3-6-5) times it"
 
+    callbacks: ClassVar[list[keras.callbacks.Callback]] = []
+    """Callbacks given to every call of fit, evaluate and predict (none: a test adds a known cost a call)."""
+
     def items(self):
-        return float(self.params["samples"])
+        """Samples a step: the row's figure is one steady step (step_calls)."""
+        return float(self.batch_size)
+
+    def step_calls(self) -> StepCalls:
+        call = "the custom loop" if self.params.get("loop") == "custom" else f"{getattr(self, 'method', 'fit')}()"
+        return StepCalls(self.call_of, call, shortest=int(self.model.steps_per_execution))
+
+    def cycled(self, steps: int) -> tf.data.Dataset:
+        """The epoch's batches, cycled for `steps` steps: a call as long as the harness asks."""
+        return self.dataset.repeat().take(steps)
+
+    def call_of(self, steps: int):
+        """A call of fit (or of the custom loop, evaluate, predict) over `steps` steps; step() is one epoch."""
+        raise NotImplementedError
 
     @property
     def uses(self) -> tuple[str, ...]:
@@ -347,7 +374,8 @@ class _ModelWorkload(KerasWorkload):
         built.loss_fn = LOSSES[loss][0]()
         built.optimizer = optimizer
         metrics = [METRICS[metric][0]()] if metric else []
-        built.model.compile(optimizer=built.optimizer, loss=built.loss_fn, metrics=metrics, **compile_options(mode))
+        built.model.compile(optimizer=built.optimizer, loss=built.loss_fn, metrics=metrics,
+                            steps_per_execution=int(self.params.get("steps_per_execution", 1)), **compile_options(mode))
         if self.trains:  # the optimizer's variables made now, so that each case can start from them
             built.model.optimizer.build(built.model.trainable_variables)
         built.optimizer_state = [keras.ops.convert_to_numpy(v) for v in built.model.optimizer.variables]
@@ -422,20 +450,24 @@ class Train(_ModelWorkload):
 
     name = "train"
     trains = True
-    version = "3"  # tf.data's autotuner off (quiet_pipeline); 2: the Transformer's position embedding is trained
+    version = "4"  # a row is one steady step (StepCalls); 3: tf.data's autotuner off (quiet_pipeline)
     section = "3-6-1,3-6-2,3-6-3,3-6-5"
     sweeps = _training_sweeps()
 
     def __init__(self, model: str, batch_size: int, samples: int, optimizer: str = DEFAULTS["optimizer"],
                  loss: str = DEFAULTS["loss"], metric: str | None = None, loop: str = DEFAULTS["loop"],
-                 dtype: str = "float32"):
+                 steps_per_execution: int = 1, dtype: str = "float32"):
         sparse = LOSSES[loss][1]
         metric = metric or ("sparse_categorical_accuracy" if sparse else "categorical_accuracy")
         if METRICS[metric][1] != sparse:
             raise ValueError(f"{metric} reads {'integer' if METRICS[metric][1] else 'one-hot'} targets; {loss} "
                              f"reads the other kind")
+        if steps_per_execution != 1 and loop != "fit":
+            raise ValueError("steps_per_execution is fit's: the custom loop calls its step once a batch")
         super().__init__(model=model, batch_size=batch_size, samples=samples, optimizer=optimizer, loss=loss,
                          metric=metric, loop=loop, dtype=dtype)
+        if steps_per_execution != 1:  # named only where set: the ids and results of the others stay as they were
+            self.params["steps_per_execution"] = steps_per_execution
         self.batch_size, self.loop = batch_size, loop
 
     def setup(self, device, mode):
@@ -456,10 +488,21 @@ class Train(_ModelWorkload):
         return loss
 
     def step(self):
-        if self.loop == "fit":
-            return self.model.fit(self.dataset, epochs=1, shuffle=False, verbose=0).history["loss"]
-        losses = [self.train_step(x, y) for x, y in self.batches]
+        return self.fit_on(self.dataset, self.batches if self.loop == "custom" else None)
+
+    def fit_on(self, dataset: tf.data.Dataset, batches: list | None = None):
+        """One epoch over `dataset` (fit), or the custom loop over `batches`; the epoch's mean loss."""
+        if batches is None:
+            return self.model.fit(dataset, epochs=1, shuffle=False, verbose=0, callbacks=self.callbacks).history["loss"]
+        losses = [self.train_step(x, y) for x, y in batches]
         return [tf.reduce_mean(losses)]
+
+    def call_of(self, steps: int):
+        if self.loop == "custom":
+            batches = [self.batches[i % len(self.batches)] for i in range(steps)]
+            return lambda: self.fit_on(None, batches)
+        dataset = self.cycled(steps)
+        return lambda: self.fit_on(dataset)
 
     def check(self, outputs):
         """The first step against the float64 twin (check_first_step); the first call's own output, the
@@ -487,7 +530,7 @@ class Inference(_ModelWorkload):
     """model.evaluate or model.predict over the samples at a batch size (sections 3-6-6, 3-6-7)."""
 
     name = "inference"
-    version = "3"  # tf.data's autotuner off (quiet_pipeline); 2: the Transformer's position embedding is trained
+    version = "4"  # a row is one steady step (StepCalls); 3: tf.data's autotuner off (quiet_pipeline)
     section = "3-6-6,3-6-7"
     sweeps = sweep(**{
         profile: grid(model=QUICK_MODELS[:1] if profile == "quick" else list(TRAINING_MODELS),
@@ -504,9 +547,16 @@ class Inference(_ModelWorkload):
         self._extra_info.update(compiled_settings(self.model))
 
     def step(self):
+        return self.run_on(self.dataset)
+
+    def run_on(self, dataset: tf.data.Dataset):
         if self.method == "evaluate":
-            return self.model.evaluate(self.dataset, verbose=0)
-        return self.model.predict(self.dataset, verbose=0)
+            return self.model.evaluate(dataset, verbose=0, callbacks=self.callbacks)
+        return self.model.predict(dataset, verbose=0, callbacks=self.callbacks)
+
+    def call_of(self, steps: int):
+        dataset = self.cycled(steps)
+        return lambda: self.run_on(dataset)
 
     def check(self, outputs):
         """predict's outputs, and evaluate's loss and accuracy, against the float64 twin's on every sample

@@ -46,8 +46,8 @@ backward pass is 23 GFLOP an image, over half a second in float64 at the develop
 float64 matmul ceiling, so a GPU batch of 256 would take minutes to check (the case's own train function
 traces again for the smaller batch, in the check, untimed)."""
 STEPS = {"smoke": 1, "standard": 1, "full": 10}
-"""Steps per timed epoch. On a CPU one step is seconds, so an epoch of one step is the unit; on an
-accelerator ten steps make Keras's per-epoch work (callbacks, the iterator) a small share."""
+"""Steps of the first call's epoch (compilation, and the run the check replays). The rows' figure is one
+steady step, from timed calls as long as the harness calibrates (StepCalls)."""
 
 
 def _sweeps(points: dict[str, tuple[dict[str, list[int]], list[str]]]) -> dict[str, list[dict]]:
@@ -66,7 +66,7 @@ class _Reference:
     and what the row is for the comparison with published figures."""
 
     family = "reference_models"
-    version = "2"  # tf.data's autotuner off in the training family's dataset (quiet_pipeline)
+    version = "3"  # a row is one steady step (StepCalls); 2: tf.data's autotuner off (quiet_pipeline)
     roles = chart_roles(sweep="batch_size", measure="throughput", precision="policy", precision_baseline="float32")
 
     def checked_samples(self) -> int:
@@ -86,7 +86,7 @@ class _Reference:
         """What the row is, for the published figures and the physics check: the FLOPs of the step (so its
         GFLOP/s is held under the device's measured ceiling) and the arithmetic it ran in."""
         model = self.params["model"]
-        self.step_flops = self.PASSES * forward_flops(self.model) * self.params["samples"]
+        self.step_flops = self.PASSES * forward_flops(self.model) * self.batch_size
         self._extra_info["compute_dtype"] = self.compute_dtype()
         policy = self.params["policy"] + (" + XLA" if mode == "xla" else "")
         self._extra_info["published_as"] = {
