@@ -199,6 +199,10 @@ PROBE_CALLS = 2
 """Calls of each length that calibrated_steps times, taking the fastest."""
 GROWTH = 4
 MOST_STEPS = 65536
+LONG_ENOUGH_S = 0.25
+"""A call this long is long enough, whatever its fixed cost reads: the fixed costs seen are milliseconds
+(fit's a few ms on a dataset), and at seconds a step (ResNet-50 on a CPU) the two calls' noise, read as a
+fixed cost, grew the call to 8 steps, 11 s, on a loaded 2-core VM."""
 
 
 def best_of(call, times: int) -> float:
@@ -220,7 +224,8 @@ def fixed_and_step(short_s: float, short_n: int, long_s: float, long_n: int) -> 
 
 def calibrated_steps(device: Device, workload: Workload, calls: StepCalls) -> int:
     """Steps of a step row's timed call: from twice the shortest call, GROWTH times more until the fixed
-    cost (read from this call and the shortest) is at most FIXED_SHARE of the call, MOST_STEPS at most.
+    cost (read from this call and the shortest) is at most FIXED_SHARE of the call, or the call lasts
+    LONG_ENOUGH_S, MOST_STEPS at most.
     Grown, not solved for from two short calls: where the fixed cost is most of a short call (a GPU's
     step of a small model), the short calls' difference is within their noise."""
     shortest = calls.shortest
@@ -229,7 +234,7 @@ def calibrated_steps(device: Device, workload: Workload, calls: StepCalls) -> in
     while True:
         long_s = best_of(waited(device, workload, calls.of(steps)), PROBE_CALLS)
         fixed, _ = fixed_and_step(short_s, shortest, long_s, steps)
-        if fixed <= FIXED_SHARE * long_s or steps * GROWTH > MOST_STEPS:
+        if fixed <= FIXED_SHARE * long_s or long_s >= LONG_ENOUGH_S or steps * GROWTH > MOST_STEPS:
             return steps
         steps *= GROWTH
 
@@ -294,7 +299,7 @@ def time_steps(benchmark, device: Device, workload: Workload, calls: StepCalls, 
                      f"is their difference over {long_n - short_n} steps and the fixed cost a call the "
                      "intercept; medians and quartiles over the pairs"
                      + ("" if calls.whole else f"; {long_n} steps: the fixed cost at most {FIXED_SHARE:.0%} "
-                        "of the call, or as near as MOST_STEPS allows")),
+                        f"of the call, or a call of {LONG_ENOUGH_S} s or {MOST_STEPS} steps")),
         },
     }
 

@@ -386,7 +386,6 @@ def test_a_call_shorter_than_a_round_is_looped_and_a_longer_one_is_a_round_by_it
 
     from tensorbench.benchmarks import harness
     from tensorbench.benchmarks.harness import Rounds, time_rounds
-
     from tensorbench.workloads.devices import Device
 
     monkeypatch.setattr(harness, "warm_up", lambda timed, rounds: [1.5e-3])
