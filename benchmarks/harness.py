@@ -200,18 +200,25 @@ PROBE_CALLS = 2
 GROWTH = 4
 MOST_STEPS = 65536
 LONG_ENOUGH_S = 0.25
+SHORTEST_LONG_S = 0.05
+"""The long call lasts at least this (LONG_ENOUGH_S permitting): its difference from the short call is then
+many steps, not within their noise (the MLP's step of 1.6 ms read 2.5 ms from calls of 1 and 2 steps on a
+loaded 2-core VM)."""
 """A call this long is long enough, whatever its fixed cost reads: the fixed costs seen are milliseconds
 (fit's a few ms on a dataset), and at seconds a step (ResNet-50 on a CPU) the two calls' noise, read as a
 fixed cost, grew the call to 8 steps, 11 s, on a loaded 2-core VM."""
 
 
 def best_of(call, times: int) -> float:
-    """The fastest of `times` calls of `call`, in seconds."""
+    """The fastest of `times` calls of `call`, in seconds; one call where it lasts LONG_ENOUGH_S (its
+    first run's few milliseconds more are nothing there, and ResNet-50's calls on a CPU are seconds)."""
     best = math.inf
     for _ in range(times):
         before = time.perf_counter()
         call()
         best = min(best, time.perf_counter() - before)
+        if best >= LONG_ENOUGH_S:
+            break
     return best
 
 
@@ -224,17 +231,20 @@ def fixed_and_step(short_s: float, short_n: int, long_s: float, long_n: int) -> 
 
 def calibrated_steps(device: Device, workload: Workload, calls: StepCalls) -> int:
     """Steps of a step row's timed call: from twice the shortest call, GROWTH times more until the fixed
-    cost (read from this call and the shortest) is at most FIXED_SHARE of the call, or the call lasts
-    LONG_ENOUGH_S, MOST_STEPS at most.
+    cost (read from this call and the shortest) is at most FIXED_SHARE of the call and the call lasts
+    SHORTEST_LONG_S, or it lasts LONG_ENOUGH_S; MOST_STEPS at most.
     Grown, not solved for from two short calls: where the fixed cost is most of a short call (a GPU's
     step of a small model), the short calls' difference is within their noise."""
     shortest = calls.shortest
     short_s = best_of(waited(device, workload, calls.of(shortest)), PROBE_CALLS)
     steps = 2 * shortest
+    if short_s >= LONG_ENOUGH_S:
+        return steps
     while True:
         long_s = best_of(waited(device, workload, calls.of(steps)), PROBE_CALLS)
         fixed, _ = fixed_and_step(short_s, shortest, long_s, steps)
-        if fixed <= FIXED_SHARE * long_s or long_s >= LONG_ENOUGH_S or steps * GROWTH > MOST_STEPS:
+        if (fixed <= FIXED_SHARE * long_s and long_s >= SHORTEST_LONG_S) or long_s >= LONG_ENOUGH_S \
+                or steps * GROWTH > MOST_STEPS:
             return steps
         steps *= GROWTH
 
@@ -286,7 +296,7 @@ def time_steps(benchmark, device: Device, workload: Workload, calls: StepCalls, 
     fixed_q1, fixed_s, fixed_q3 = quartiles([fixed for fixed, _ in pairs])
     timed_s = sum(longs)
     return {
-        "warmup_s": warmed - started, "calibration_s": calibrated - started + max(ended - warmed - timed_s, 0.0),
+        "warmup_s": warmed - calibrated, "calibration_s": calibrated - started + max(ended - warmed - timed_s, 0.0),
         "timed_s": timed_s, "max_time_s": rounds.max_time, "timed_as": "steps",
         "steps": {
             "figure": "whole call" if calls.whole else "step", "call": calls.call,

@@ -65,13 +65,16 @@ def test_the_keras_workloads_run_with_jax_and_no_tensorflow(tmp_path):
     blocked = ("import sys; sys.modules['tensorflow'] = None; import pytest; sys.exit(pytest.main(sys.argv[1:]))")
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     result = run_command(sys.executable, "-c", blocked, str(REPO / "benchmarks"), "-q", "-p", "no:cacheprovider",
-                         "--tensorbench-profile=smoke", "--tensorbench-only=keras_layers,keras_training",
+                         "--tensorbench-profile=smoke", "--tensorbench-only=keras_layers,keras_training,ceilings",
                          "--tensorbench-devices=cpu", f"--benchmark-json={out}", cwd=REPO, env=env)
     assert result.returncode == 0, result.stdout[-4000:]
     doc = json.loads(out.read_text())
     assert {b["extra_info"]["backend"] for b in doc["benchmarks"]} == {"jax"}
     assert {b["extra_info"]["workload"] for b in doc["benchmarks"]} == {
-        "dense_forward", "fit", "fit_validation", "evaluate", "predict"}
+        "dense_forward", "fit", "fit_validation", "evaluate", "predict", "peak_matmul", "stream"}
+    ceilings = {b["extra_info"]["workload"]: b["extra_info"] for b in doc["benchmarks"] if b["extra_info"]["roles"].get("ceiling")}
+    assert {info["mode"] for info in ceilings.values()} == {"xla"}  # JAX's compiled mode, where TensorFlow's is graph
+    assert ceilings["stream"]["bytes"] == 3 * 4096 * 4 and "x += y" in ceilings["stream"]["check"]
     tb = doc["machine_info"]["tensorbench"]
     assert "tensorflow" not in tb and tb["keras"]["backend"] == "jax" and "jax" in tb
 

@@ -122,7 +122,7 @@ def test_the_run_says_how_its_rounds_were_timed_and_read(smoke_run):
     assert timing["min_rounds"] == 2 and timing["warmup_calls"] == 0  # the smoke profile's
     for bench in document["benchmarks"]:
         info = bench["extra_info"]
-        assert info["timed_as"] in ("one call a round", "looped", "lockstep"), bench["name"]
+        assert info["timed_as"] in ("one call a round", "looped", "lockstep", "steps"), bench["name"]
         assert info["max_time_s"] >= timing["max_time_s"]  # a workload may ask for longer, never shorter
         assert (info["timed_as"] == "looped") == (bench["stats"]["iterations"] > 1), bench["name"]
     out = Path(result.args[result.args.index("--output") + 1])

@@ -49,6 +49,13 @@ def _param_id(key: str, value: Any) -> str:
     return f"{key}{value}"
 
 
+def _profile_modes(cls: type[Workload], profile: str, modes_here) -> tuple[str, ...]:
+    """The modes the profile runs the workload's family in (all where run_rules.py names none); where it
+    names graph mode, the backend's compiled mode under JAX and PyTorch (keras_backend.modes_here)."""
+    named = rules(cls.family).profile_modes.get(profile)
+    return MODES if named is None else modes_here(named)
+
+
 def enumerate_cases(profile: str, devices: list[Device], modes: list[str], only: list[str] | None = None,
                     dtypes: list[str] | None = None) -> list[Case]:
     """Every case to run under this process's Keras backend, in catalogue order; with `dtypes`, of the
@@ -57,7 +64,7 @@ def enumerate_cases(profile: str, devices: list[Device], modes: list[str], only:
     only workloads that have one, in eager mode and its dtypes; a workload may run fewer modes in a profile
     (run_rules.py; the numpy baseline is eager whatever the profile). Neither is a skip: those cases are
     not benchmarks. A workload's own limits (unsupported()) stay in, and become skips."""
-    from .keras_backend import current
+    from .keras_backend import current, modes_here
 
     backend = current()
     return [
@@ -68,6 +75,6 @@ def enumerate_cases(profile: str, devices: list[Device], modes: list[str], only:
         for mode in modes
         if (device.kind != "numpy" or (cls.numpy_baseline and mode == "eager"
                                        and params.get("dtype", "float32") in cls.numpy_dtypes))
-        and (device.kind == "numpy" or mode in rules(cls.family).profile_modes.get(profile, MODES))
+        and (device.kind == "numpy" or mode in _profile_modes(cls, profile, modes_here))
         and (not dtypes or params.get("dtype", dtypes[0]) in dtypes)
     ]

@@ -25,11 +25,12 @@ import numpy as np
 import tensorflow as tf
 
 from .base import Workload, chart_roles
-from .ceilings import cache_bytes, random_blocks, refill, repeated, tiled
+from .ceilings import tiled
 from .checks import assert_close
 from .keras_backend import to_numpy
 from .profiles import grid, sweep
 from .registry import register
+from .saturation import cache_bytes, random_blocks, refill, repeated
 from .tensor_ops import MatMul
 from .tf_execution import compile_for_mode, in_scope, on_device
 

@@ -80,7 +80,9 @@ def wait(device: Device, outputs=None) -> None:
     if framework == "jax":
         import jax
 
-        jax.block_until_ready(jax.live_arrays() if outputs is None else outputs)
+        # an array a later call took the buffer of (jax.jit's donate_argnums) is done when that call is
+        jax.block_until_ready(jax.live_arrays() if outputs is None else
+                              [a for a in jax.tree_util.tree_leaves(outputs) if not _deleted(a)])
     elif device.kind not in ASYNC_KINDS:
         return
     elif framework == "torch":
@@ -93,6 +95,11 @@ def wait(device: Device, outputs=None) -> None:
         import tensorflow as tf
 
         tf.test.experimental.sync_devices()
+
+
+def _deleted(value) -> bool:
+    is_deleted = getattr(value, "is_deleted", None)
+    return bool(is_deleted()) if callable(is_deleted) else False
 
 
 def fetch_an_element(outputs) -> None:

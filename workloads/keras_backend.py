@@ -26,6 +26,16 @@ BACKEND_MODES = {
 }
 
 
+COMPILED = {"tensorflow": "graph", "jax": "xla", "torch": "eager"}
+"""Each backend's compiled mode, the one it runs where a profile asks TensorFlow's graph mode
+(run_rules.py): JAX compiles with XLA; PyTorch's Keras has no compiled mode yet."""
+
+
+def modes_here(modes: tuple[str, ...]) -> tuple[str, ...]:
+    """`modes` as this process's backend runs them: graph as its compiled mode (COMPILED)."""
+    return tuple(dict.fromkeys(COMPILED[current()] if mode == "graph" else mode for mode in modes))
+
+
 def current() -> str:
     """The backend Keras was imported with in this process."""
     return keras.config.backend()

@@ -25,6 +25,7 @@ CATALOGUE_MODULES = {
     "reference_models": TENSORFLOW,  # 3-6-1, 3-6-2 at the sizes people train: ResNet-50, BERT-base
     "distributed": TENSORFLOW,  # 3-5-4, 3-6-5 under tf.distribute strategies
     "ceiling_finder": TENSORFLOW,  # 3-5-2's matmul and STREAM's kernels, swept: tensorbench ceiling
+    "keras_ceilings": ("jax", "torch"),  # 3-5-2: ceilings' peak_matmul and stream under the other backends
 }
 """Catalogue modules and the Keras backends they run under: a process imports only those of its own
 backend, so that the Keras workloads load where TensorFlow is not installed."""
