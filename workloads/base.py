@@ -44,7 +44,8 @@ class StepCalls:
     of: Callable[[int], Callable[[], Any]]
     """A call of the same work over n steps, made before it is timed (making it is not timed)."""
     call: str
-    """What a call is, for the report's line on its fixed cost: "fit()", "predict()", "the custom loop"."""
+    """What a call is, for the report's line on its fixed cost: "fit(dataset)", "fit(x, y)" (Keras's adapter
+    over in-memory arrays, a cost of its own), "the custom loop"."""
     whole: int | None = None
     """The steps of step() itself where the row's figure is that whole call (the chapter's fit, evaluate
     and predict, as it writes them), the split beside it; None: the row's figure is one steady step

@@ -113,7 +113,7 @@ class DistributedTrain(_StrategyWorkload):
         loop's epoch is one call of its tf.function over a distributed dataset, timed whole."""
         if self.params["loop"] != "fit":
             return None
-        return StepCalls(lambda steps: self.fit_on(self.dataset.repeat().take(steps)), f"fit() under {self.params['strategy']}")
+        return StepCalls(lambda steps: self.fit_on(self.dataset.repeat().take(steps)), f"fit(dataset) under {self.params['strategy']}")
 
     def fit_on(self, dataset):
         return lambda: self.model.fit(dataset, epochs=1, shuffle=False, verbose=0).history["loss"][0]

@@ -183,7 +183,7 @@ class Fit(_LinearModelWorkload):
         return self.model.fit(x, y, epochs=1, batch_size=self.batch_size, verbose=0, callbacks=[SeededEpochs()]).history
 
     def step_calls(self) -> StepCalls:
-        return self.split("fit()", self.fit_on, self.x, self.y)
+        return self.split("fit(x, y)", self.fit_on, self.x, self.y)
 
     def check(self, outputs):
         first_loss = outputs["loss"][0]
@@ -231,7 +231,7 @@ class FitValidation(_LinearModelWorkload):
     def step_calls(self) -> StepCalls:
         """The training batches split; the validation pass over its 600 samples is in every call's fixed
         cost."""
-        return self.split("fit() with validation_data", self.fit_on, self.train_x, self.train_y)
+        return self.split("fit(x, y, validation_data)", self.fit_on, self.train_x, self.train_y)
 
     def check(self, outputs):
         first_loss = outputs["loss"][0]
@@ -302,7 +302,7 @@ class Evaluate(_TrainedLinearModel):
         return self.model.evaluate(x, y, batch_size=self.batch_size, verbose=0)
 
     def step_calls(self) -> StepCalls:
-        return self.split("evaluate()", self.evaluate_on, self.val_x, self.val_y)
+        return self.split("evaluate(x, y)", self.evaluate_on, self.val_x, self.val_y)
 
     def check(self, outputs):
         """The timed call's own loss and accuracy (not a second evaluate) against float64 NumPy."""
@@ -342,7 +342,7 @@ class Predict(_TrainedLinearModel):
 
     def step_calls(self) -> StepCalls | None:
         """predict's call split; the direct call is one call of the model, with no loop to split."""
-        return self.split("predict()", self.predict_on, self.x) if self.method == "predict" else None
+        return self.split("predict(x)", self.predict_on, self.x) if self.method == "predict" else None
 
     def check(self, outputs):
         reference = dense_forward_np(self.host_x, self.model.layers)

@@ -277,6 +277,9 @@ class _ModelWorkload(KerasWorkload):
     def mode_note(self) -> str:
         return "run_eagerly is Keras's debugging mode; the chapter's fit workload (3-6-5) times it"
 
+    timed_s: ClassVar[dict[str, float]] = {"quick": 0.5}
+    """A row's step is a difference of two calls, noisier than either: the quick profile's 0.05 s gave 5 pairs,
+    and its MLP's and CNN's steps read 2 to 11% from a long epoch's (scripts/agreement.py, 2026-12-07)."""
     callbacks: ClassVar[list[keras.callbacks.Callback]] = []
     """Callbacks given to every call of fit, evaluate and predict (none: a test adds a known cost a call)."""
 
@@ -285,7 +288,7 @@ class _ModelWorkload(KerasWorkload):
         return float(self.batch_size)
 
     def step_calls(self) -> StepCalls:
-        call = "the custom loop" if self.params.get("loop") == "custom" else f"{getattr(self, 'method', 'fit')}()"
+        call = "the custom loop" if self.params.get("loop") == "custom" else f"{getattr(self, 'method', 'fit')}(dataset)"
         return StepCalls(self.call_of, call, shortest=int(self.model.steps_per_execution))
 
     def cycled(self, steps: int) -> tf.data.Dataset:
