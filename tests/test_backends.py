@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -27,7 +28,8 @@ def test_tensorflow_only_workloads_are_tagged_and_keras_ones_run_anywhere():
         module = cls.__module__.rsplit(".", 1)[-1]
         assert cls.backends == registry.CATALOGUE_MODULES[module], cls.name
     assert {n for n, c in catalogue.items() if c.backends == KERAS_BACKENDS} == {
-        "dense_forward", "fit", "fit_validation", "evaluate", "predict"}
+        "dense_forward", "fit", "fit_validation", "evaluate", "predict", "train", "inference", "mixed",
+        "reference_train", "reference_inference"}
     assert catalogue["matmul"].backends == ("tensorflow",)
 
 
@@ -59,16 +61,22 @@ def test_fit_runs_under_tensorflow_and_jax_in_one_json(tmp_path):
     assert "Keras backends side by side" in (out / "report.md").read_text()
 
 
-@needs_jax
-def test_the_keras_workloads_run_with_jax_and_no_tensorflow(tmp_path):
+def run_without_tensorflow(tmp_path, only: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """The smoke profile's cases of `only` under JAX, in a process where importing TensorFlow fails (as on
+    the GPU hosts, which have no TensorFlow): its pytest run and its JSON."""
     out = tmp_path / "jax.json"
     blocked = ("import sys; sys.modules['tensorflow'] = None; import pytest; sys.exit(pytest.main(sys.argv[1:]))")
     env = {**os.environ, "KERAS_BACKEND": "jax"}
-    result = run_command(sys.executable, "-c", blocked, str(REPO / "benchmarks"), "-q", "-p", "no:cacheprovider",
-                         "--tensorbench-profile=smoke", "--tensorbench-only=keras_layers,keras_training,ceilings",
+    result = run_command(sys.executable, "-c", blocked, str(REPO / "benchmarks"), "-q", "-rs", "-p", "no:cacheprovider",
+                         "--tensorbench-profile=smoke", f"--tensorbench-only={only}",
                          "--tensorbench-devices=cpu", f"--benchmark-json={out}", cwd=REPO, env=env)
     assert result.returncode == 0, result.stdout[-4000:]
-    doc = json.loads(out.read_text())
+    return result, json.loads(out.read_text())
+
+
+@needs_jax
+def test_the_keras_workloads_run_with_jax_and_no_tensorflow(tmp_path):
+    _, doc = run_without_tensorflow(tmp_path, "keras_layers,keras_training,ceilings")
     assert {b["extra_info"]["backend"] for b in doc["benchmarks"]} == {"jax"}
     assert {b["extra_info"]["workload"] for b in doc["benchmarks"]} == {
         "dense_forward", "fit", "fit_validation", "evaluate", "predict", "peak_matmul", "stream"}
@@ -89,3 +97,17 @@ def test_fit_runs_under_torch_as_the_only_backend(tmp_path):
     doc = json.loads((out / "benchmarks.json").read_text())
     assert {(b["extra_info"]["backend"], b["extra_info"]["mode"]) for b in doc["benchmarks"]} == {("torch", "eager")}
     assert doc["machine_info"]["tensorbench"]["torch"]["version"]
+
+
+@needs_jax
+def test_the_training_family_runs_with_jax_and_no_tensorflow(tmp_path):
+    """fit, evaluate and predict of every layer family, fed by a PyDataset of batches on the device, each
+    checked against its float64 twin (JAX computing float64 inside the check: keras_backend.float64_arithmetic);
+    the custom loop, TensorFlow's GradientTape, is a skip that says why."""
+    result, doc = run_without_tensorflow(tmp_path, "training")
+    rows = [b["extra_info"] for b in doc["benchmarks"]]
+    assert {r["workload"] for r in rows} == {"train", "inference", "mixed"}
+    assert {r["params"]["model"] for r in rows} >= {"mlp", "cnn28", "lstm", "transformer"}
+    assert all(r["backend"] == "jax" and r["mode"] == "xla" and r["steps"]["figure"] == "step" for r in rows)
+    assert all("PyDataset" in r["input_pipeline"] for r in rows)
+    assert "custom loop is section 3-5-4's GradientTape step" in result.stdout

@@ -92,7 +92,7 @@ def test_errors_in_blocks_are_the_whole_arrays_errors(monkeypatch):
 def test_a_repeated_block_is_np_resize_in_every_part(part):
     """The stream check's reference (a random block repeated to the array's length) is np.resize's,
     inside one repeat, across repeats and past the end, without making the whole array."""
-    from tensorbench.workloads.ceilings import repeated
+    from tensorbench.workloads.saturation import repeated
 
     block = np.arange(7.0)
     np.testing.assert_array_equal(repeated(block, 23, part), np.resize(block, 23)[part])
@@ -101,7 +101,7 @@ def test_a_repeated_block_is_np_resize_in_every_part(part):
 @pytest.mark.parametrize("elements", [7, 21, 23])
 def test_an_array_refilled_with_a_block_is_np_resize_of_it(elements):
     """How the STREAM kernels reset their arrays between cases, in place."""
-    from tensorbench.workloads.ceilings import refill
+    from tensorbench.workloads.saturation import refill
 
     block, array = np.arange(7.0), np.full(elements, np.nan)
     refill(array, block)

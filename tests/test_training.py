@@ -254,5 +254,6 @@ def test_a_fixed_cost_a_call_is_in_the_per_call_figure_and_not_in_the_step(cpu, 
 
     plain, slowed = steps([]), steps([FixedCost()])
     assert slowed["per_call_s"] - plain["per_call_s"] == pytest.approx(EXTRA_S, rel=0.5), (plain, slowed)
-    assert slowed["step_s"] == pytest.approx(plain["step_s"], rel=0.3), (plain, slowed)
+    assert slowed["step_s"] == pytest.approx(plain["step_s"], rel=0.5), (plain, slowed)  # 20 ms a call, read as
+    # steps, would move it several times over
     assert slowed["figure"] == "step" and slowed["long_steps"] > slowed["short_steps"] == 1

@@ -9,8 +9,9 @@ JAX or PyTorch is installed.
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import keras
@@ -18,7 +19,8 @@ import numpy as np
 
 from .base import KERAS_BACKENDS
 
-__all__ = ["BACKEND_MODES", "KERAS_BACKENDS", "compile_for_mode", "compile_options", "current", "place", "to_numpy"]
+__all__ = ["BACKEND_MODES", "KERAS_BACKENDS", "Batches", "compile_for_mode", "compile_options", "current",
+           "float64_arithmetic", "loss_and_gradients", "on_cpu", "place", "to_numpy"]
 BACKEND_MODES = {
     "tensorflow": ("eager", "graph", "xla"),  # run_eagerly; tf.function; tf.function(jit_compile=True)
     "jax": ("eager", "xla"),  # run_eagerly; jax.jit (XLA): JAX has no graph mode apart from XLA
@@ -95,3 +97,78 @@ def to_numpy(value: Any) -> np.ndarray:
         # buffer while the view lives (copy on write): the view keeps the values it was taken with.
         return np.asarray(tf.convert_to_tensor(value))
     return np.asarray(keras.ops.convert_to_numpy(value))
+
+
+def on_cpu():
+    """The host CPU's scope, where the float64 references run, each backend its own way (keras.device does
+    it for all three from Keras 3.4 or so, later than the lowest Keras allowed)."""
+    backend = current()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.device("/CPU:0")
+    if backend == "jax":
+        import jax
+
+        return jax.default_device(jax.devices("cpu")[0])
+    return keras.device("cpu:0")
+
+
+@contextlib.contextmanager
+def float64_arithmetic() -> Iterator[None]:
+    """Inside it float64 computes in float64: JAX holds float64 arrays as float32, silently, unless
+    jax_enable_x64 is on, so it is on here (in this block only: on for the whole process, it would change
+    the default dtypes of the rows timed); the other backends always do."""
+    if current() != "jax":
+        yield
+        return
+    import jax
+    import jax.experimental
+
+    older = getattr(jax.experimental, "enable_x64", None)  # JAX before 0.5
+    with (older() if older is not None else jax.enable_x64(True)):
+        yield
+
+
+def loss_and_gradients(model: keras.Model, loss_fn, x, y, training: bool = True) -> tuple[Any, Any, list[Any]]:
+    """One forward and backward pass of `model` on (x, y), each backend its own documented way: the
+    outputs, the loss, and the gradients of the loss with respect to the trainable variables."""
+    backend = current()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            outputs = model(x, training=training)
+            loss = loss_fn(y, outputs)
+        return outputs, loss, [tf.convert_to_tensor(g) for g in tape.gradient(loss, model.trainable_variables)]
+    if backend == "jax":
+        import jax
+
+        def forward(trainable, non_trainable):
+            outputs, _ = model.stateless_call(trainable, non_trainable, x, training=training)
+            return loss_fn(y, outputs), outputs
+
+        (loss, outputs), gradients = jax.value_and_grad(forward, has_aux=True)(
+            [v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables])
+        return outputs, loss, list(gradients)
+    for variable in model.trainable_variables:  # torch: autograd on the variables' tensors
+        variable.value.grad = None
+    outputs = model(x, training=training)
+    loss = loss_fn(y, outputs)
+    loss.backward()
+    return outputs.detach(), loss.detach(), [v.value.grad for v in model.trainable_variables]
+
+
+class Batches(keras.utils.PyDataset):
+    """Batches made before timing (on the device), cycled for `steps` steps: how Keras is fed without tf.data
+    under JAX and PyTorch. A PyDataset with no workers is read in the training loop's own thread."""
+
+    def __init__(self, batches: list[tuple[Any, Any]], steps: int):
+        super().__init__()
+        self.batches, self.steps = batches, steps
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        return self.batches[index % len(self.batches)]

@@ -3,7 +3,9 @@ an MLP, a CNN, an LSTM and a Transformer encoder; optimizers, losses and metrics
 fixed model and batch; and evaluate / predict throughput at the same batch sizes.
 
 A row's figure is one steady step (`items`: a batch's samples), read from calls of fit, evaluate, predict
-or the custom loop over a cached, pre-batched tf.data.Dataset cycled for as many steps as a call runs:
+or the custom loop over batches made before timing and cycled for as many steps as a call runs (a cached,
+pre-batched tf.data.Dataset under TensorFlow; under JAX and PyTorch, a keras.utils.PyDataset of batches on
+the device, keras_backend.Batches):
 the harness times calls of two lengths and splits the fixed cost of a call (fit's set-up, its iterator,
 its callbacks) from the steps (StepCalls; docs/timing.md). What is timed is the model's work and Keras's
 loop, not host-side slicing and shuffling. The first call, one epoch over the samples (tracing or XLA
@@ -25,17 +27,24 @@ from typing import Any, ClassVar
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from .base import StepCalls, chart_roles
 from .checks import allowed, assert_close, assert_true, assert_within, digest, errors
 from .devices import ASYNC_KINDS
-from .keras_backend import compile_options, to_numpy
+from .keras_backend import (
+    Batches,
+    compile_options,
+    current,
+    float64_arithmetic,
+    loss_and_gradients,
+    on_cpu,
+    place,
+    to_numpy,
+)
 from .keras_workload import KerasWorkload, compiled_settings, restore
 from .models import MODELS, synthetic_data
 from .profiles import grid, sweep
 from .registry import register
-from .tf_execution import compile_for_mode, current_device, on_device
 
 OPTIMIZERS = {
     "sgd": lambda: keras.optimizers.SGD(learning_rate=0.01),
@@ -142,32 +151,37 @@ in a case's extra_info says whether its first call traced (False: it ran on a tr
 
 @contextlib.contextmanager
 def float64_keras():
-    """Keras's dtype policy and floatx at float64 inside the block: layers and losses made there
-    compute in float64."""
+    """Keras's dtype policy and floatx at float64 inside the block, on the host's CPU: layers and losses made
+    there compute in float64 (under JAX too: keras_backend.float64_arithmetic); their calls and steps must be
+    inside it too."""
     policy, floatx = keras.config.dtype_policy(), keras.config.floatx()
     keras.config.set_dtype_policy("float64")
     keras.config.set_floatx("float64")
     try:
-        yield
+        with float64_arithmetic(), on_cpu():
+            yield
     finally:
         keras.config.set_dtype_policy(policy)
         keras.config.set_floatx(floatx)
 
 
-def quiet_pipeline() -> tf.data.Options:
+def quiet_pipeline():
     """tf.data's autotuner off: a cached dataset of tensors already in memory has nothing for it to tune,
     but its background thread competes with the step's intra-op threads. On the 2-core AMD EPYC VM
     (2026-12-01, 60 epochs after 5 warm ones, in one process) the CNN's epoch at batch 512 took 27-72 ms
     with the autotuner (five such runs: IQR 14-131% of the median, 10 to 18 epochs of 60 over 1.5x it),
     and 24-45 ms without it (one run: IQR 9.5%, none over 1.5x); the LSTM's, IQR 36-42% against 10%."""
+    import tensorflow as tf
+
     options = tf.data.Options()
     options.autotune.enabled = False
     return options
 
 
 def float64_twin(model: str, weights: list[np.ndarray]) -> keras.Model:
-    """The same model in float64 on the CPU, with these weights: the checks' reference."""
-    with float64_keras(), tf.device("/CPU:0"):
+    """The same model in float64 on the CPU, with these weights: the checks' reference (call it inside
+    float64_keras)."""
+    with float64_keras():
         twin = MODELS[model].build()
         twin.set_weights([w.astype(np.float64) for w in weights])
     return twin
@@ -175,12 +189,9 @@ def float64_twin(model: str, weights: list[np.ndarray]) -> keras.Model:
 
 def outputs_loss_gradients(model: keras.Model, loss_fn, x, y, training: bool = True
                            ) -> tuple[np.ndarray, float, list[np.ndarray]]:
-    """One forward and backward pass, as NumPy."""
-    with tf.GradientTape() as tape:
-        outputs = model(x, training=training)
-        loss = loss_fn(y, outputs)
-    gradients = tape.gradient(loss, model.trainable_variables)
-    return to_numpy(outputs), float(to_numpy(loss)), [to_numpy(tf.convert_to_tensor(g)) for g in gradients]
+    """One forward and backward pass (keras_backend.loss_and_gradients), as NumPy."""
+    outputs, loss, gradients = loss_and_gradients(model, loss_fn, x, y, training)
+    return to_numpy(outputs), float(to_numpy(loss)), [to_numpy(g) for g in gradients]
 
 
 def one_step(model: keras.Model, step, x, y) -> tuple[float, np.ndarray]:
@@ -206,13 +217,13 @@ def twin_step(model: str, make_optimizer, loss_class, weights: list[np.ndarray],
         settings = json.dumps(make_optimizer().get_config(), sort_keys=True, default=str)
     key = (model, settings, loss_class.__name__, digest(weights, x, y))
     if key not in TWIN_STEPS:
-        with float64_keras(), tf.device("/CPU:0"):
+        with float64_keras():
             twin = float64_twin(model, weights)
-            _, _, gradients = outputs_loss_gradients(twin, loss_class(), tf.constant(x), tf.constant(y))
+            tx, ty = keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y)
+            _, _, gradients = outputs_loss_gradients(twin, loss_class(), tx, ty)
             twin.compile(optimizer=make_optimizer(), loss=loss_class(), run_eagerly=True)  # one step: no trace
             loss, moved = one_step(twin, lambda m, a, b: m.fit(a, b, batch_size=len(x), epochs=1, shuffle=False,
-                                                               verbose=0).history["loss"][0],
-                                   tf.constant(x), tf.constant(y))
+                                                               verbose=0).history["loss"][0], tx, ty)
         if len(TWIN_STEPS) >= 8:
             TWIN_STEPS.clear()
         TWIN_STEPS[key] = (loss, moved, np.abs(np.concatenate([g.ravel() for g in gradients])))
@@ -277,6 +288,11 @@ class _ModelWorkload(KerasWorkload):
     def mode_note(self) -> str:
         return "run_eagerly is Keras's debugging mode; the chapter's fit workload (3-6-5) times it"
 
+    def unsupported(self, device, mode):
+        if current() == "torch" and mode == "eager" and device.kind != "numpy":
+            return None  # PyTorch's Keras has one mode, the one it trains in
+        return super().unsupported(device, mode)
+
     timed_s: ClassVar[dict[str, float]] = {"quick": 0.5}
     """A row's step is a difference of two calls, noisier than either: the quick profile's 0.05 s gave 5 pairs,
     and its MLP's and CNN's steps read 2 to 11% from a long epoch's (scripts/agreement.py, 2026-12-07)."""
@@ -291,8 +307,10 @@ class _ModelWorkload(KerasWorkload):
         call = "the custom loop" if self.params.get("loop") == "custom" else f"{getattr(self, 'method', 'fit')}(dataset)"
         return StepCalls(self.call_of, call, shortest=int(self.model.steps_per_execution))
 
-    def cycled(self, steps: int) -> tf.data.Dataset:
+    def cycled(self, steps: int):
         """The epoch's batches, cycled for `steps` steps: a call as long as the harness asks."""
+        if isinstance(self.dataset, Batches):
+            return Batches(self.dataset.batches, steps)
         return self.dataset.repeat().take(steps)
 
     def call_of(self, steps: int):
@@ -312,14 +330,17 @@ class _ModelWorkload(KerasWorkload):
         default strategy reads each batch from the host-cached dataset inside the step: a copy from the
         host a step, which a user's input pipeline would overlap). On the CPU the batches are in the
         device's own memory already: none."""
-        if device.kind in ASYNC_KINDS:
+        if device.kind in ASYNC_KINDS and current() == "tensorflow":
+            import tensorflow as tf
+
             return tf.distribute.OneDeviceStrategy(device.tf_name).scope()
         return contextlib.nullcontext()
 
     def input_pipeline(self, device) -> str:
         """What feeds the steps, for the row (extra_info.input_pipeline)."""
-        if self.params.get("loop") == "custom":
-            return "batches resident on the device, made before timing"
+        if self.params.get("loop") == "custom" or current() != "tensorflow":
+            return ("batches resident on the device, made before timing"
+                    + ("" if current() == "tensorflow" else ", in a keras.utils.PyDataset"))
         if isinstance(self.placed_on(device), contextlib.nullcontext):
             return "tf.data, batched and cached in the host's memory (the CPU's own)"
         return "tf.data, batched and cached, prefetched onto the device by OneDeviceStrategy"
@@ -338,7 +359,7 @@ class _ModelWorkload(KerasWorkload):
         with self.placed_on(device):  # the optimizer too: its variables are made in the model's strategy
             made = self.make_optimizer(optimizer)  # its settings in the key: a name alone can hide other ones
             settings = json.dumps(made.get_config(), sort_keys=True, default=str)
-            key = (type(self).__name__, others, loss, metric, settings, policy, mode, current_device())
+            key = (type(self).__name__, others, loss, metric, settings, policy, mode, device.id)
             shared = SHARED_MODEL.get(key) if share else None
             fresh = shared is None
             if fresh:
@@ -350,13 +371,21 @@ class _ModelWorkload(KerasWorkload):
         for name in ("host_x", "host_labels", "host_targets", "x", "y", "model", "initial_weights", "loss_fn",
                      "optimizer", "optimizer_state"):
             setattr(self, name, getattr(shared, name))
-        # Batched once and cached: fit(x, y) on in-memory tensors re-slices and shuffles them on the
-        # host every call, which cost more than the MLP's epoch itself on the development machine.
-        self.dataset = (tf.data.Dataset.from_tensor_slices((self.x, self.y)).batch(self.batch_size).cache()
-                        .with_options(quiet_pipeline()))
+        # Batched once: fit(x, y) on in-memory tensors re-slices and shuffles them on the host every call,
+        # which cost more than the MLP's epoch itself on the development machine.
+        self.dataset = self.batched(self.x, self.y)
         self._extra_info["input_pipeline"] = self.input_pipeline(device)
         if not fresh:
             self.reset()
+
+    def batched(self, x, y):
+        """(x, y) in batches, once: under TensorFlow a cached tf.data.Dataset; under the others, Batches."""
+        if current() != "tensorflow":
+            return Batches([(x[i:i + self.batch_size], y[i:i + self.batch_size])
+                            for i in range(0, int(x.shape[0]), self.batch_size)], -(-int(x.shape[0]) // self.batch_size))
+        import tensorflow as tf
+
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(self.batch_size).cache().with_options(quiet_pipeline())
 
     def reset(self) -> None:
         """Back to the weights and optimizer state the model was built with."""
@@ -370,8 +399,8 @@ class _ModelWorkload(KerasWorkload):
         sparse = LOSSES[loss][1]
         built.host_targets = (built.host_labels if sparse
                               else np.eye(spec.classes, dtype=np.float32)[built.host_labels])
-        built.x = on_device(built.host_x, "int32" if spec.tokens else self.dtype)
-        built.y = on_device(built.host_targets, "int32" if sparse else self.dtype)
+        built.x = place(built.host_x, "int32" if spec.tokens else self.dtype)
+        built.y = place(built.host_targets, "int32" if sparse else self.dtype)
         built.model = spec.build()
         built.initial_weights = built.model.get_weights()
         built.loss_fn = LOSSES[loss][0]()
@@ -406,8 +435,7 @@ class _ModelWorkload(KerasWorkload):
         with earlier calls')."""
         if self.params.get("loop", "fit") == "custom":
             return self.train_step(x, y)
-        batch = tf.data.Dataset.from_tensor_slices((x, y)).batch(self.batch_size).with_options(quiet_pipeline())
-        return self.model.fit(batch, epochs=1, shuffle=False, verbose=0).history["loss"][0]
+        return self.model.fit(self.batched(x, y), epochs=1, shuffle=False, verbose=0).history["loss"][0]
 
     def check_first_step(self) -> str:
         """The timed step, checked: from the weights and optimizer state the case starts from, one step of
@@ -473,17 +501,27 @@ class Train(_ModelWorkload):
             self.params["steps_per_execution"] = steps_per_execution
         self.batch_size, self.loop = batch_size, loop
 
+    def unsupported(self, device, mode):
+        if self.loop == "custom" and current() != "tensorflow":
+            return (f"the custom loop is section 3-5-4's GradientTape step, TensorFlow's; its {current()} equivalent "
+                    "(Keras's stateless API under jax.grad, or torch autograd) is not written yet")
+        return super().unsupported(device, mode)
+
     def setup(self, device, mode):
         self.build(device, mode, self.params["loss"], self.params["metric"], self.params["optimizer"],
                    share=self.loop == "fit")  # the custom loop's tf.function is traced per case
         if self.loop == "custom":
+            from .tf_execution import compile_for_mode, on_device
+
             self.optimizer.build(self.model.trainable_variables)  # no variables created inside tf.function
             self.train_step = compile_for_mode(self._train_step, mode)
             self.batches = [(on_device(x, x.dtype.name), on_device(y, y.dtype.name)) for x, y in self.dataset]
         self._extra_info.update(compiled_settings(self.model))
 
     def _train_step(self, x, y):
-        """Section 3-5-4's training step, for a Keras model and optimizer."""
+        """Section 3-5-4's training step, for a Keras model and optimizer (TensorFlow's custom loop)."""
+        import tensorflow as tf
+
         with tf.GradientTape() as tape:
             loss = self.loss_fn(y, self.model(x, training=True))
         gradients = tape.gradient(loss, self.model.trainable_variables)
@@ -493,12 +531,12 @@ class Train(_ModelWorkload):
     def step(self):
         return self.fit_on(self.dataset, self.batches if self.loop == "custom" else None)
 
-    def fit_on(self, dataset: tf.data.Dataset, batches: list | None = None):
+    def fit_on(self, dataset, batches: list | None = None):
         """One epoch over `dataset` (fit), or the custom loop over `batches`; the epoch's mean loss."""
         if batches is None:
             return self.model.fit(dataset, epochs=1, shuffle=False, verbose=0, callbacks=self.callbacks).history["loss"]
         losses = [self.train_step(x, y) for x, y in batches]
-        return [tf.reduce_mean(losses)]
+        return [keras.ops.mean(keras.ops.stack(losses))]
 
     def call_of(self, steps: int):
         if self.loop == "custom":
@@ -552,7 +590,7 @@ class Inference(_ModelWorkload):
     def step(self):
         return self.run_on(self.dataset)
 
-    def run_on(self, dataset: tf.data.Dataset):
+    def run_on(self, dataset):
         if self.method == "evaluate":
             return self.model.evaluate(dataset, verbose=0, callbacks=self.callbacks)
         return self.model.predict(dataset, verbose=0, callbacks=self.callbacks)
@@ -565,7 +603,7 @@ class Inference(_ModelWorkload):
         """predict's outputs, and evaluate's loss and accuracy, against the float64 twin's on every sample
         (cross-entropy and argmax of its probabilities)."""
         spec = MODELS[self.params["model"]]
-        with tf.device("/CPU:0"):
+        with float64_keras():
             direct = to_numpy(self.twin(self.model.get_weights())(
                 self.host_x if spec.tokens else self.host_x.astype(np.float64), training=False))
         held = self.held_to()

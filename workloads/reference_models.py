@@ -17,15 +17,16 @@ which network, training or inference, the precision policy, XLA, the batch and t
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 import numpy as np
-import tensorflow as tf
 
 from .base import chart_roles
 from .checks import assert_close
-from .keras_backend import to_numpy
+from .keras_backend import current, to_numpy
 from .keras_workload import compiled_settings
-from .model_training import MODEL_TERMS, Inference, MixedPrecision
+from .model_training import MODEL_TERMS, Inference, MixedPrecision, float64_keras
 from .models import MODELS, forward_flops
 from .profiles import grid, sweep
 from .registry import register
@@ -75,7 +76,12 @@ class _Reference:
     def placed_on(self, device):
         """OneDeviceStrategy on every device, the CPU too (the training family's on accelerators only:
         _ModelWorkload.placed_on), as the published figures' pipelines prefetch. On the CPU the two timed
-        the same (ResNet-50, batch 8: 2.1-2.8 s a step either way)."""
+        the same (ResNet-50, batch 8: 2.1-2.8 s a step either way). Under JAX and PyTorch, none (their
+        batches are on the device already: keras_backend.Batches)."""
+        if current() != "tensorflow":
+            return contextlib.nullcontext()
+        import tensorflow as tf
+
         return tf.distribute.OneDeviceStrategy(device.tf_name).scope()
 
     PASSES = 1
@@ -156,7 +162,7 @@ class ReferenceInference(_Reference, Inference):
         """predict's outputs for the first samples against the float64 twin's, in the policy's compute dtype."""
         spec, count = MODELS[self.params["model"]], self.checked_samples()
         x = self.host_x[:count]
-        with tf.device("/CPU:0"):
+        with float64_keras():
             reference = to_numpy(self.twin(self.model.get_weights())(x if spec.tokens else x.astype(np.float64),
                                                                      training=False))
         held = self.held_to(self.compute_dtype())

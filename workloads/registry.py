@@ -21,8 +21,8 @@ CATALOGUE_MODULES = {
     "linear_classifier": TENSORFLOW,  # 3-5-4
     "keras_layers": ANY_KERAS_BACKEND,  # 3-6-1
     "keras_fit": ANY_KERAS_BACKEND,  # 3-6-3 .. 3-6-7
-    "model_training": TENSORFLOW,  # 3-6-1, 3-6-2 layer families; 3-6-3 configurations (tf.data, GradientTape)
-    "reference_models": TENSORFLOW,  # 3-6-1, 3-6-2 at the sizes people train: ResNet-50, BERT-base
+    "model_training": ANY_KERAS_BACKEND,  # 3-6-1, 3-6-2 layer families; 3-6-3 configurations (the custom loop: TF's)
+    "reference_models": ANY_KERAS_BACKEND,  # 3-6-1, 3-6-2 at the sizes people train: ResNet-50, BERT-base
     "distributed": TENSORFLOW,  # 3-5-4, 3-6-5 under tf.distribute strategies
     "ceiling_finder": TENSORFLOW,  # 3-5-2's matmul and STREAM's kernels, swept: tensorbench ceiling
     "keras_ceilings": ("jax", "torch"),  # 3-5-2: ceilings' peak_matmul and stream under the other backends
