@@ -101,7 +101,7 @@ def to_numpy(value: Any) -> np.ndarray:
 
 def on_cpu():
     """The host CPU's scope, where the float64 references run, each backend its own way (keras.device does
-    it for all three from Keras 3.4 or so, later than the lowest Keras allowed)."""
+    it for all three, but is newer than the first Keras 3 releases this project allows)."""
     backend = current()
     if backend == "tensorflow":
         import tensorflow as tf
