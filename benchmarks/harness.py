@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from tensorbench.workloads.base import StepCalls, Workload
+from tensorbench.workloads.base import COMPILED, StepCalls, Workload
 from tensorbench.workloads.blas_threads import one_blas_thread
 from tensorbench.workloads.cases import Case
+from tensorbench.workloads.checks import largest_error
 from tensorbench.workloads.devices import Device, backend, device_scope, is_out_of_memory, must_wait, wait
 
 from .out_of_memory import OutOfMemory
@@ -398,7 +399,9 @@ def first_call(workload: Workload, case: Case) -> dict[str, Any]:
         "mode": case.mode, "dtype": workload.dtype,
         "params": {k: _json_ready(v) for k, v in workload.params.items()},
         "flops": workload.flops(), "bytes": workload.bytes(), "items": workload.items(),
-        "first_call_s": first_call_s, "check": verified, "setup_s": start - started, "check_s": check_s,
+        "first_call_s": first_call_s, "check": verified, "check_error": largest_error(verified),
+        "compiled_mode": COMPILED.get(case.backend) == case.mode,  # the backend's own: set beside the others'
+        "setup_s": start - started, "check_s": check_s,
         **workload.extra_info(),
     }
 

@@ -58,6 +58,10 @@ def test_fit_runs_under_tensorflow_and_jax_in_one_json(tmp_path):
     assert doc["tensorbench"]["machine_info_by_backend"]["jax"]["keras"]["backend"] == "jax"
     table = backend_report.comparison_table(results.load([out / "benchmarks.json"]))
     assert "jax vs tensorflow" in table.columns and len(table) >= 3
+    # each backend's compiled mode beside the others' (TensorFlow's graph, JAX's xla), with first calls and errors
+    compiled = table[table["mode"] == "compiled"]
+    assert set(compiled["benchmark"]) >= {"fit-batch_size128-float32"}, table
+    assert {"first call, jax", "check's error, tensorflow"} <= set(table.columns)
     assert "Keras backends side by side" in (out / "report.md").read_text()
 
 

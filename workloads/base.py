@@ -20,6 +20,10 @@ from typing import Any, ClassVar
 
 MODES = ("eager", "graph", "xla")
 KERAS_BACKENDS = ("tensorflow", "jax", "torch")
+COMPILED = {"tensorflow": "graph", "jax": "xla", "torch": "eager"}
+"""Each Keras backend's compiled mode, the one it runs where a profile asks TensorFlow's graph mode
+(run_rules.py) and the one the report sets beside the others': JAX compiles with XLA; PyTorch's Keras has
+no compiled mode yet."""
 ITEMSIZE = {"float64": 8, "float32": 4, "bfloat16": 2, "float16": 2, "int32": 4}
 """eager: op by op; graph: tf.function; xla: tf.function(jit_compile=True)."""
 

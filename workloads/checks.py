@@ -81,6 +81,19 @@ def _largest_magnitude(values: np.ndarray) -> float:
     return float(max(abs(values.max()), abs(values.min())))
 
 
+ERROR_WORDS = "rel err"
+"""How a verdict names its relative error (assert_within's text), which largest_error reads back."""
+
+
+def largest_error(verdict: str) -> float | None:
+    """The largest relative error a check's text reports (None where it reports none): the figure the
+    report sets beside a row's speed."""
+    import re
+
+    found = [float(x) for x in re.findall(rf"{ERROR_WORDS} ([0-9.]+e[-+][0-9]+)", verdict or "")]
+    return max(found) if found else None
+
+
 MARGIN = 4.0
 """A case whose error was measured on the CPU (a model's first batch: tools/check_errors.py) is held to
 this many times that error where it is larger than the rounding model's tolerance: room for another
@@ -111,7 +124,7 @@ def assert_within(what: str, err: float, worst: float, dtype: str, terms: int = 
     if elements and (not math.isfinite(worst) or worst > ELEMENT_FACTOR * tol):
         raise CheckFailed(f"{what}: an element is off by {worst:.2e} of the largest, over "
                           f"{ELEMENT_FACTOR * tol:.1e} for {dtype}")
-    return f"{what} vs float64 reference: rel err {err:.1e} <= {tol:.1e}, worst element {worst:.1e}"
+    return f"{what} vs float64 reference: {ERROR_WORDS} {err:.1e} <= {tol:.1e}, worst element {worst:.1e}"
 
 
 def assert_true(condition: bool, message: str) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from .base import KERAS_BACKENDS
+from .base import COMPILED, KERAS_BACKENDS
 
 __all__ = ["BACKEND_MODES", "KERAS_BACKENDS", "Batches", "compile_for_mode", "compile_options", "current",
            "float64_arithmetic", "loss_and_gradients", "on_cpu", "place", "to_numpy"]
@@ -26,11 +26,6 @@ BACKEND_MODES = {
     "jax": ("eager", "xla"),  # run_eagerly; jax.jit (XLA): JAX has no graph mode apart from XLA
     "torch": ("eager",),  # torch.compile is neither a TensorFlow graph nor XLA: not measured yet
 }
-
-
-COMPILED = {"tensorflow": "graph", "jax": "xla", "torch": "eager"}
-"""Each backend's compiled mode, the one it runs where a profile asks TensorFlow's graph mode
-(run_rules.py): JAX compiles with XLA; PyTorch's Keras has no compiled mode yet."""
 
 
 def modes_here(modes: tuple[str, ...]) -> tuple[str, ...]:
