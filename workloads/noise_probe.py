@@ -45,12 +45,17 @@ up to 20 ms (6 windows in 40 over twice the median after a TensorFlow matmul loo
 @cache
 def _call(probe: str) -> Callable[[], object] | None:
     """The probe's call, its operands made (and the tf.function traced) once; None for the dispatch
-    probe where TensorFlow is not installed."""
+    probe where TensorFlow is not installed, or is not this process's Keras backend (a JAX or PyTorch
+    process imports no TensorFlow: on a GPU it would take the device's memory beside theirs)."""
     if probe == "compute":
         rng = np.random.default_rng(0)
         a, b = rng.random((256, 256), dtype=np.float32), rng.random((256, 256), dtype=np.float32)
         return lambda: a @ b
     if probe == "dispatch":
+        import os
+
+        if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+            return None
         try:
             import tensorflow as tf
         except ImportError:
