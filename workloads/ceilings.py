@@ -20,7 +20,7 @@ from .checks import assert_close
 from .keras_backend import to_numpy
 from .profiles import grid, sweep
 from .registry import register
-from .saturation import CACHE_MULTIPLE, SATURATING_N, cache_bytes, random_blocks, repeated
+from .saturation import SATURATING_N, InPlaceAdd, repeated
 from .tensor_ops import DTYPES, MatMul
 from .tf_execution import compile_for_mode, in_scope
 
@@ -54,31 +54,14 @@ class PeakMatmul(MatMul):
 
 
 @register
-class Stream(Workload):
+class Stream(InPlaceAdd):
     """x += y in place (Variable.assign_add), over float32 arrays larger than any cache: the memory
     bandwidth ceiling, 3 arrays' bytes a step (read x and y, write x)."""
 
-    name = "stream"
-    roles = chart_roles(ceiling="bandwidth")
-    family = "ceilings"
-    section = "3-5-2"
     numpy_baseline = True
-    sweeps = sweep(smoke=grid(size=[4096]), quick=grid(size=["saturating"]))
-
-    def __init__(self, size: int | str, dtype: str = "float32"):
-        super().__init__(size=size, dtype=dtype)
-        self.size = size
-        self.elements = size if isinstance(size, int) else None
-
-    def bytes(self):
-        return 3.0 * self.elements * self.itemsize
 
     def setup(self, device, mode):
-        cache = cache_bytes(device.kind)
-        self.elements = CACHE_MULTIPLE * cache // self.itemsize if self.size == "saturating" else self.size
-        self._extra_info.update(elements=self.elements, cache_bytes=cache)
-        x0, y = random_blocks(self.elements, 2)
-        self.expected = x0.astype(np.float64) + y  # x after one step, a block of it
+        x0, y = self.sized(device)
         # each array is made once, where it is used: a fresh GiB cost 4 s of page faults on a VM
         if device.kind == "numpy":
             self.x, self.y = np.resize(x0, self.elements), np.resize(y, self.elements)

@@ -14,12 +14,12 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from .base import Workload, chart_roles
+from .base import COMPILED, Workload, chart_roles
 from .checks import assert_close
 from .keras_backend import compile_for_mode, current, mode_unavailable, place, to_numpy
 from .profiles import grid, sweep
 from .registry import register
-from .saturation import CACHE_MULTIPLE, SATURATING_N, cache_bytes, random_blocks, repeated
+from .saturation import SATURATING_N, InPlaceAdd, repeated
 
 DTYPES = ["float32", "bfloat16", "float16"]
 """float64 is left out: JAX computes it only with jax_enable_x64, which would change every other row's
@@ -73,36 +73,18 @@ class PeakMatmul(Workload):
 
 
 @register
-class Stream(Workload):
+class Stream(InPlaceAdd):
     """x += y in place over float32 arrays larger than any cache: the memory bandwidth ceiling."""
 
-    name = "stream"
-    roles = chart_roles(ceiling="bandwidth")
-    family = "ceilings"
-    section = "3-5-2"
-    sweeps = sweep(smoke=grid(size=[4096]), quick=grid(size=["saturating"]))
-
-    def __init__(self, size: int | str, dtype: str = "float32"):
-        super().__init__(size=size, dtype=dtype)
-        self.size = size
-        self.elements = size if isinstance(size, int) else None
-
     def unsupported(self, device, mode):
-        compiled = {"jax": "xla", "torch": "eager"}.get(current())
+        compiled = COMPILED[current()]
         if mode != compiled:
             return (f"the in-place add runs under {current()}'s {compiled} mode only (JAX updates a buffer in "
                     "place only in a jitted function that donates it)")
         return super().unsupported(device, mode)
 
-    def bytes(self):
-        return 3.0 * self.elements * self.itemsize
-
     def setup(self, device, mode):
-        cache = cache_bytes(device.kind)
-        self.elements = CACHE_MULTIPLE * cache // self.itemsize if self.size == "saturating" else self.size
-        self._extra_info.update(elements=self.elements, cache_bytes=cache)
-        x0, y = random_blocks(self.elements, 2)
-        self.expected = x0.astype(np.float64) + y  # x after one step, a block of it
+        x0, y = self.sized(device)
         self.x, self.y = place(np.resize(x0, self.elements), self.dtype), place(np.resize(y, self.elements), self.dtype)
         if current() == "jax":
             import jax

@@ -8,7 +8,9 @@ import functools
 
 import numpy as np
 
+from .base import Workload, chart_roles
 from .devices import last_level_cache_bytes
+from .profiles import grid, sweep
 
 SATURATING_N = {"CPU": 2048, "numpy": 2048, "GPU": 8192, "TPU": 8192}
 """Square matmul sizes that saturate a device (doctor's CPU figure at n=1024 was 6% under n=4096's)."""
@@ -59,3 +61,32 @@ def cache_bytes(kind: str) -> int:
     """The largest cache between the device and its memory: the CPU's last-level cache (32 MiB assumed
     where Linux does not tell), or ACCELERATOR_CACHE_BYTES on a GPU or TPU."""
     return ACCELERATOR_CACHE_BYTES if kind in ("GPU", "TPU") else (last_level_cache_bytes() or 32 * 1024**2)
+
+
+class InPlaceAdd(Workload):
+    """What every backend's `stream` shares: x += y in place over float32 arrays each CACHE_MULTIPLE times
+    the largest cache, 3 arrays' bytes a step (read x and y, write x), and the reference after one step."""
+
+    name = "stream"
+    roles = chart_roles(ceiling="bandwidth")
+    family = "ceilings"
+    section = "3-5-2"
+    sweeps = sweep(smoke=grid(size=[4096]), quick=grid(size=["saturating"]))
+
+    def __init__(self, size: int | str, dtype: str = "float32"):
+        super().__init__(size=size, dtype=dtype)
+        self.size = size
+        self.elements = size if isinstance(size, int) else None
+
+    def bytes(self):
+        return 3.0 * self.elements * self.itemsize
+
+    def sized(self, device) -> tuple[np.ndarray, np.ndarray]:
+        """The elements for `device`, recorded, and the blocks x0 and y repeat; self.expected is a block of x
+        after one step (the check holds x against it repeated)."""
+        cache = cache_bytes(device.kind)
+        self.elements = CACHE_MULTIPLE * cache // self.itemsize if self.size == "saturating" else self.size
+        self._extra_info.update(elements=self.elements, cache_bytes=cache)
+        x0, y = random_blocks(self.elements, 2)
+        self.expected = x0.astype(np.float64) + y
+        return x0, y
