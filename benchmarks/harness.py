@@ -141,7 +141,7 @@ class Stream:
     calls a round, and the last of them waits for the round's work, once. What it waits on: under JAX the
     outputs of every call of the round (its CPU client may run independent calls out of order); elsewhere
     the last call's, since TensorFlow's and torch's waits take everything queued and a TPU runs a
-    process's ops in order (devices.wait). Outputs are dropped as they are replaced, so the device's
+    process's ops in order (devices.wait); those others' outputs are dropped at once, so the device's
     allocator reuses their memory as a program's would."""
 
     def __init__(self, device: Device, workload: Workload, call, calls: int):
@@ -152,7 +152,8 @@ class Stream:
 
     def __call__(self) -> None:
         outputs = done(self.workload, self.call())
-        self.pending = [*self.pending, outputs] if self.keep_all else [outputs]
+        if self.keep_all:
+            self.pending.append(outputs)
         self.made += 1
         if self.made == self.calls:
             wait(self.device, self.pending if self.keep_all else outputs)
@@ -201,13 +202,12 @@ PROBE_CALLS = 2
 GROWTH = 4
 MOST_STEPS = 65536
 LONG_ENOUGH_S = 0.25
+"""A call this long is long enough, whatever its fixed cost reads: fixed costs are milliseconds, and where a
+step is seconds the two calls' noise, read as a fixed cost, would grow the call without end
+(docs/timing.md)."""
 SHORTEST_LONG_S = 0.05
-"""The long call lasts at least this (LONG_ENOUGH_S permitting): its difference from the short call is then
-many steps, not within their noise (the MLP's step of 1.6 ms read 2.5 ms from calls of 1 and 2 steps on a
-loaded 2-core VM)."""
-"""A call this long is long enough, whatever its fixed cost reads: the fixed costs seen are milliseconds
-(fit's a few ms on a dataset), and at seconds a step (ResNet-50 on a CPU) the two calls' noise, read as a
-fixed cost, grew the call to 8 steps, 11 s, on a loaded 2-core VM."""
+"""The long call lasts at least this (LONG_ENOUGH_S permitting), so that its difference from the short call
+is many steps, not within the two calls' noise (docs/timing.md)."""
 
 
 def best_of(call, times: int) -> float:

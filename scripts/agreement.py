@@ -103,7 +103,8 @@ def bare_loop(case_id: str, profile: str, seconds: float) -> float:
     with devices.device_scope(case.device):
         workload.setup(case.device, case.mode)
         workload.device = case.device
-        if workload.step_calls() is not None and workload.step_calls().whole is None:
+        calls = workload.step_calls()
+        if calls is not None and calls.whole is None:
             step = long_epoch(workload, seconds)
             workload.teardown()
             return step

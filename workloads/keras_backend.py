@@ -95,8 +95,8 @@ def to_numpy(value: Any) -> np.ndarray:
 
 
 def on_cpu():
-    """The host CPU's scope, where the float64 references run, each backend its own way (keras.device does
-    it for all three, but is newer than the first Keras 3 releases this project allows)."""
+    """The host CPU's scope, where the float64 references run, each backend its own way (keras.device would do
+    it for all three; whether the lowest Keras this project allows has it was not checked)."""
     backend = current()
     if backend == "tensorflow":
         import tensorflow as tf

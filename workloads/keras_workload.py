@@ -54,6 +54,11 @@ class KerasWorkload(Workload):
     """A workload that builds Keras models: seeded, and Keras's global state cleared afterwards."""
 
     def unsupported(self, device, mode):
+        """A workload's graph mode is its backend's compiled one there (keras_backend.modes_here): PyTorch's
+        Keras trains in eager mode only, where a workload that leaves eager out (run_eagerly, Keras's
+        debugging switch) still runs."""
+        if device.kind != "numpy" and mode not in self.modes and mode in keras_backend.modes_here(self.modes):
+            return keras_backend.mode_unavailable(mode)
         return super().unsupported(device, mode) or keras_backend.mode_unavailable(mode)
 
     def seed_everything(self, seed: int = 0) -> None:

@@ -288,14 +288,9 @@ class _ModelWorkload(KerasWorkload):
     def mode_note(self) -> str:
         return "run_eagerly is Keras's debugging mode; the chapter's fit workload (3-6-5) times it"
 
-    def unsupported(self, device, mode):
-        if current() == "torch" and mode == "eager" and device.kind != "numpy":
-            return None  # PyTorch's Keras has one mode, the one it trains in
-        return super().unsupported(device, mode)
-
     timed_s: ClassVar[dict[str, float]] = {"quick": 0.5}
-    """A row's step is a difference of two calls, noisier than either: the quick profile's 0.05 s gave 5 pairs,
-    and its MLP's and CNN's steps read 2 to 11% from a long epoch's (scripts/agreement.py, 2026-12-07)."""
+    """A row's step is a difference of two calls, noisier than either: the quick profile's 0.05 s gives 5 pairs,
+    too few to read a step within 10% of a long epoch's (docs/timing.md)."""
     callbacks: ClassVar[list[keras.callbacks.Callback]] = []
     """Callbacks given to every call of fit, evaluate and predict (none: a test adds a known cost a call)."""
 
