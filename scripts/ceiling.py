@@ -1,6 +1,7 @@
-"""`tensorbench ceiling [--devices ...] [--dtypes ...] [--preset quick|thorough] [--output DIR]`: how fast can this
-machine go? Runs the ceiling finder (workloads/ceiling_finder.py: matmul over sizes and shapes, STREAM's
-kernels from inside the caches to beyond them, host-device copies on accelerators) as a tensorbench run,
+"""`tensorbench ceiling [--devices ...] [--dtypes ...] [--preset quick|thorough] [--backend B] [--output DIR]`: how
+fast can this machine go? Runs the ceiling finder (workloads/ceiling_finder.py: matmul over sizes and shapes,
+STREAM's kernels from inside the caches to beyond them, host-device copies on accelerators), or under JAX or
+PyTorch the Keras ceilings (workloads/keras_ceilings.py), as a tensorbench run,
 into the same pytest-benchmark JSON and report, then prints the best each device reached: per precision,
 the fastest matmul and its shape; per working set, the bandwidth. An interrupted search still prints
 the best of what finished.
@@ -15,29 +16,45 @@ from pathlib import Path
 from tensorbench.workloads.base import MODES
 
 PRESETS = {"quick": "quick", "thorough": "full"}
-"""Preset -> the profile whose ceiling_finder sweeps it runs."""
+"""Preset -> the profile whose ceiling_finder sweeps it runs (TensorFlow)."""
+KERAS_PRESETS = {"quick": "standard", "thorough": "full"}
+"""Preset -> the profile of keras_ceilings' sweeps, under JAX or PyTorch (the ceiling finder is TensorFlow's):
+the saturating matmul in every dtype and the stream (quick); square sizes beside them (thorough)."""
+
+
+def searched(preset: str) -> tuple[str, str, dict[str, list[str]]]:
+    """What `preset` runs under this process's Keras backend: the family, the profile, and the matmul's
+    dtypes by preset."""
+    from tensorbench.workloads.keras_backend import current
+
+    if current() == "tensorflow":
+        from tensorbench.workloads.ceiling_finder import MATMUL_DTYPES
+
+        return "ceiling_finder", PRESETS[preset], {name: MATMUL_DTYPES[p] for name, p in PRESETS.items()}
+    from tensorbench.workloads.keras_ceilings import DTYPES
+
+    return "ceilings", KERAS_PRESETS[preset], {name: DTYPES for name in KERAS_PRESETS}
 
 
 def ceiling(devices: list[str], preset: str, output: str | None, dtypes: list[str] | None = None) -> int:
     started = time.perf_counter()
-    from tensorbench.workloads.ceiling_finder import MATMUL_DTYPES  # imports TensorFlow
-
     from . import results
     from .ceilings import found, with_ceilings
     from .errors import UsageError
     from .run import plan, run, run_id
 
-    if set(dtypes or []) - set(MATMUL_DTYPES[PRESETS[preset]]):
+    family, profile, preset_dtypes = searched(preset)
+    if set(dtypes or []) - set(preset_dtypes[preset]):
         raise UsageError(f"--dtypes {','.join(dtypes)}: the matmul sweep is in "
-                         + "; ".join(f"{', '.join(MATMUL_DTYPES[p])} ({name})" for name, p in PRESETS.items()))
+                         + "; ".join(f"{', '.join(d)} ({name})" for name, d in preset_dtypes.items()))
 
-    present, cases = plan(PRESETS[preset], devices, list(MODES), ["ceiling_finder"], dtypes)
+    present, cases = plan(profile, devices, list(MODES), [family], dtypes)
     print(f"tensorbench: ceiling, {preset} preset: {len(cases)} cases; their timed rounds alone take at least "
-          f"{_duration(least_time_s(cases, PRESETS[preset]))} (each case's max_time, or its rounds at the device's "
+          f"{_duration(least_time_s(cases, profile))} (each case's max_time, or its rounds at the device's "
           "peak where one is known); set-up, checks and warm-up come on top. Each finished case is a line.", flush=True)
     if output is None:
         output = str(Path("results") / f"ceiling-{run_id(present)}")
-    status = run(PRESETS[preset], devices, list(MODES), ["ceiling_finder"], output, dtypes=dtypes, started=started)
+    status = run(profile, devices, list(MODES), [family], output, dtypes=dtypes, started=started)
     json_path = Path(output) / "benchmarks.json"
     if json_path.exists() and json_path.stat().st_size:
         table = results.load([json_path])

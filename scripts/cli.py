@@ -94,12 +94,18 @@ def build_parser() -> Parser:
                               "bandwidth is float32 whatever")
     ceiling.add_argument("--output", metavar="DIR",
                          help="where benchmarks.json goes (default: results/ceiling-<run-id>/)")
+    ceiling.add_argument("--backend", choices=KERAS_BACKENDS, help=BACKEND_HELP)
     doctor = commands.add_parser("doctor", help="is this machine set up right, and as fast as it should be?")
     doctor.add_argument("--require-gpu", action="store_true", help="fail when no GPU is usable")
     doctor.add_argument("--json", metavar="FILE", help="write every check and figure as JSON")
     doctor.add_argument("--run", metavar="RUN.json", nargs="+", dest="runs",
                         help="also set these runs' reference-model figures beside the published ones")
+    doctor.add_argument("--backend", choices=KERAS_BACKENDS, help=BACKEND_HELP)
     return parser
+
+
+BACKEND_HELP = ("the Keras backend to run under: tensorflow, jax, torch (default: Keras's configured one, "
+                "KERAS_BACKEND); the JAX and PyTorch ones need no TensorFlow")
 
 
 def percent(text: str) -> float:
@@ -160,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
 
             return run(args.profile, args.devices, args.modes, args.only, args.output, args.isolate, args.backends,
                        args.dtypes)
+        if args.command in ("ceiling", "doctor"):
+            from .run import choose_backends
+
+            choose_backends([args.backend] if args.backend else [])
         if args.command == "ceiling":
             from .ceiling import ceiling
 

@@ -75,34 +75,39 @@ def best_time(call, device, repeats: int = 20, warm: int = 5) -> float:
 
 def environment_checks(require_gpu: bool) -> list[Check]:
     import keras
-    import tensorflow as tf
     from tensorbench.workloads import devices
     from tensorbench.workloads.environment import environment
 
     env = environment()
-    build = env["tensorflow"]["build_info"]
-    checks = [
-        Check("versions", "info", f"Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras "
-              f"{keras.__version__} ({keras.backend.backend()} backend), NumPy {np.__version__}"),
-        Check("build", "info", f"TensorFlow built with CUDA: {build.get('is_cuda_build', False)}"
-              + (f" (CUDA {build.get('cuda_version')}, cuDNN {build.get('cudnn_version')})"
-                 if build.get("is_cuda_build") else "")),
-        Check("settings", "info", f"oneDNN {'on' if env['onednn_enabled'] else 'off'}, TF32 "
-              f"{'on' if env['tf32_enabled'] else 'off'}, threads inter/intra {env['threads']['inter_op']}/"
-              f"{env['threads']['intra_op']} (0: TensorFlow picks), {env['cpu_cores_usable']} usable cores, "
-              f"Keras precision policy {env['keras']['mixed_precision_policy']}"),
-    ]
+    backend = env["keras"]["backend"]
+    framework = env.get(backend, {})
+    checks = [Check("versions", "info", f"Python {platform.python_version()}, Keras {keras.__version__} ({backend} "
+                    f"backend), {backend} {framework.get('version')}, NumPy {np.__version__}")]
+    if backend == "tensorflow":
+        build = framework["build_info"]
+        checks += [
+            Check("build", "info", f"TensorFlow built with CUDA: {build.get('is_cuda_build', False)}"
+                  + (f" (CUDA {build.get('cuda_version')}, cuDNN {build.get('cudnn_version')})"
+                     if build.get("is_cuda_build") else "")),
+            Check("settings", "info", f"oneDNN {'on' if env['onednn_enabled'] else 'off'}, TF32 "
+                  f"{'on' if env['tf32_enabled'] else 'off'}, threads inter/intra {env['threads']['inter_op']}/"
+                  f"{env['threads']['intra_op']} (0: TensorFlow picks), {env['cpu_cores_usable']} usable cores, "
+                  f"Keras precision policy {env['keras']['mixed_precision_policy']}"),
+        ]
+    else:
+        settings = ", ".join(f"{k} {v}" for k, v in framework.items() if k != "version")
+        checks.append(Check("settings", "info", f"{settings}, {env['cpu_cores_usable']} usable cores, Keras "
+                            f"precision policy {env['keras']['mixed_precision_policy']}"))
     smi = devices.nvidia_smi_gpus()
     if smi:
         checks.append(Check("driver", "info", ", ".join(f"{g['name']} ({g['memory_bytes'] / 2**30:.0f} GiB)"
                                                         for g in smi) + f", driver {smi[0]['driver']}"))
-    for gpu in tf.config.list_physical_devices("GPU"):
-        growth = tf.config.experimental.get_memory_growth(gpu)
-        checks.append(Check(f"memory growth {gpu.name}", "info", "on" if growth else "off (TensorFlow reserves "
+    for name, growth in _memory_growth(backend):
+        checks.append(Check(f"memory growth {name}", "info", "on" if growth else "off (TensorFlow reserves "
                             "most of the GPU's memory at start)"))
     present = devices.discover()
     listed = ", ".join(f"{d.id} ({d.name})" for d in present)
-    checks.append(Check("devices", "pass", f"TensorFlow can use {listed}",
+    checks.append(Check("devices", "pass", f"Keras on {backend} can use {listed}",
                         {"devices": [d.as_dict() for d in present]}))
     for kind, reason in devices.missing().items():
         driver_sees_it = kind == "gpu" and bool(smi)
@@ -116,21 +121,54 @@ def environment_checks(require_gpu: bool) -> list[Check]:
     return checks
 
 
-def correctness_checks(device) -> list[Check]:
-    """Each workload's own float64 check, on this device, in graph mode."""
-    from tensorbench.workloads.base import CheckFailed
-    from tensorbench.workloads.devices import device_scope
+def _memory_growth(backend: str) -> list[tuple[str, bool]]:
+    """Each GPU TensorFlow sees and whether its memory grows as needed (TensorFlow's backend only)."""
+    if backend != "tensorflow":
+        return []
+    import tensorflow as tf
+
+    return [(gpu.name, tf.config.experimental.get_memory_growth(gpu)) for gpu in tf.config.list_physical_devices("GPU")]
+
+
+def compiled_mode() -> str:
+    """The mode doctor runs its workloads in: the compiled one of this process's Keras backend (base.COMPILED)."""
+    from tensorbench.workloads.base import COMPILED
+    from tensorbench.workloads.keras_backend import current
+
+    return COMPILED[current()]
+
+
+def checked_workloads() -> list[tuple[str, Any]]:
+    """What doctor checks, by label: the chapter's TensorFlow workloads where TensorFlow is Keras's backend;
+    under JAX or PyTorch the Keras workloads that run there (a matmul, and a CNN's training step, which
+    holds convolutions, a dense layer's matmul and their gradients, against its float64 twin)."""
+    from tensorbench.workloads.keras_backend import current
+
+    if current() != "tensorflow":
+        from tensorbench.workloads.keras_ceilings import PeakMatmul
+        from tensorbench.workloads.model_training import Train
+
+        return [("matmul", PeakMatmul(size=256)),
+                ("CNN training step", Train(model="cnn28", batch_size=32, samples=64))]
     from tensorbench.workloads.gradients import WeightGradient
     from tensorbench.workloads.linear_classifier import LinearClassifier
     from tensorbench.workloads.tensor_ops import Conv2D, MatMul
 
+    return [("matmul", MatMul(n=256)), ("convolution", Conv2D(batch=4, size=16, channels=16)),
+            ("gradient", WeightGradient(n=128, batch=64)), ("training step", LinearClassifier())]
+
+
+def correctness_checks(device) -> list[Check]:
+    """Each workload's own float64 check, on this device, in the backend's compiled mode."""
+    from tensorbench.workloads.base import CheckFailed
+    from tensorbench.workloads.devices import device_scope
+
     checks = []
-    for label, workload in (("matmul", MatMul(n=256)), ("convolution", Conv2D(batch=4, size=16, channels=16)),
-                            ("gradient", WeightGradient(n=128, batch=64)), ("training step", LinearClassifier())):
+    for label, workload in checked_workloads():
         workload.device = device  # the precision rule reads it: an Ampere card's float32 matmul is TF32's
         try:
             with device_scope(device):
-                workload.setup(device, "graph")
+                workload.setup(device, compiled_mode())
                 checks.append(Check(f"{label} correct on {device.id}", "pass", workload.check(workload.step())))
         except CheckFailed as exc:
             checks.append(Check(f"{label} correct on {device.id}", "fail", str(exc)))
@@ -140,21 +178,29 @@ def correctness_checks(device) -> list[Check]:
 
 
 def _matmul_gflops(device, n: int, dtype: str) -> float:
-    from tensorbench.workloads.ceiling_finder import MatmulShape
     from tensorbench.workloads.devices import device_scope
+    from tensorbench.workloads.keras_backend import current
 
-    workload = MatmulShape(m=n, k=n, n=n, dtype=dtype)
+    if current() == "tensorflow":
+        from tensorbench.workloads.ceiling_finder import MatmulShape
+
+        workload = MatmulShape(m=n, k=n, n=n, dtype=dtype)
+    else:
+        from tensorbench.workloads.keras_ceilings import PeakMatmul
+
+        workload = PeakMatmul(size=n, dtype=dtype)
     with device_scope(device):
-        workload.setup(device, "graph")
+        workload.setup(device, compiled_mode())
         seconds = best_time(workload.step, device)
     flops = workload.flops()
     workload.teardown()
     return flops / seconds / 1e9
 
 
-def speed_checks(device, tf32: bool) -> list[Check]:
-    import tensorflow as tf
+def speed_checks(device) -> list[Check]:
     from tensorbench.workloads.devices import device_scope
+    from tensorbench.workloads.keras_backend import place, to_numpy
+    from tensorbench.workloads.precision import arithmetic
 
     from .ceilings import achievable_peak, datasheet_peak, derived_cpu_peak, derived_share
 
@@ -162,7 +208,7 @@ def speed_checks(device, tf32: bool) -> list[Check]:
     dtypes = ["float32"] + (["bfloat16", "float16"] if device.kind in ("GPU", "TPU") else [])
     for dtype in dtypes:
         gflops, n = max((_matmul_gflops(device, n, dtype), n) for n in MATMUL_N[device.kind])
-        precision = "tf32" if dtype == "float32" and tf32 and device.kind == "GPU" else dtype
+        precision = arithmetic(device, dtype, ("matmul",))[0]  # the published figure for what the matmul ran in
         figures = {"device": device.id, "dtype": dtype, "n": n, "gflops": gflops}
         reason = f"{gflops:,.0f} GFLOP/s (best of n={', '.join(map(str, MATMUL_N[device.kind]))}, at n={n})"
         status, shares = "info", []
@@ -191,9 +237,9 @@ def speed_checks(device, tf32: bool) -> list[Check]:
     if device.kind in ("GPU", "TPU"):
         host = np.ones((size // 4,), np.float32)
         with device_scope(device):
-            h2d = best_time(lambda: tf.identity(tf.convert_to_tensor(host)), device)
-            on_device = tf.identity(tf.convert_to_tensor(host))
-            d2h = best_time(lambda: on_device.numpy(), device)
+            h2d = best_time(lambda: place(host, "float32"), device)
+            on_device = place(host, "float32")
+            d2h = best_time(lambda: to_numpy(on_device), device)
         checks.append(Check(f"transfers {device.id}", "info", f"host to device {size / h2d / 1e9:,.1f} GB/s, device "
                             f"to host {size / d2h / 1e9:,.1f} GB/s", {"h2d_gbps": size / h2d / 1e9,
                                                                        "d2h_gbps": size / d2h / 1e9}))
@@ -201,18 +247,29 @@ def speed_checks(device, tf32: bool) -> list[Check]:
 
 
 def bandwidth_check(device) -> Check:
-    """The stream ceiling (workloads/ceilings.py): x += y in place, beyond the caches. An out-of-place
-    x * 1 allocates a fresh output at every call, and on the development CPU measured the page faults of
-    that (3.9 to 4.2 GB/s) rather than the memory (26 GB/s in place)."""
-    from tensorbench.workloads.ceilings import Stream
+    """The stream ceiling (workloads/ceilings.py, keras_ceilings.py): x += y in place, beyond the caches. An
+    out-of-place x * 1 allocates a fresh output at every call, and on the development CPU measured the page
+    faults of that (3.9 to 4.2 GB/s) rather than the memory (26 GB/s in place)."""
     from tensorbench.workloads.devices import device_scope
+    from tensorbench.workloads.keras_backend import current
+
+    if current() == "tensorflow":
+        from tensorbench.workloads.ceilings import Stream
+    else:
+        from tensorbench.workloads.keras_ceilings import Stream
 
     stream = Stream(size="saturating")
+
+    def step():  # what the step wrote, for the wait: TensorFlow's x, updated in place and not returned
+        outputs = stream.step()
+        written = stream.in_place()
+        return outputs if written is None else written
+
     try:
         with device_scope(device):
-            stream.setup(device, "graph")
+            stream.setup(device, compiled_mode())
             stream.check(stream.step())
-            seconds = best_time(lambda: (stream.step(), stream.in_place())[1], device)  # x, written in place
+            seconds = best_time(step, device)
         bandwidth = stream.bytes() / seconds / 1e9
         array_mib = stream.elements * stream.itemsize / 2**20
     finally:
@@ -223,15 +280,17 @@ def bandwidth_check(device) -> Check:
 
 
 def training_speedup(cpu, accelerator) -> Check:
-    """The chapter MLP's custom training loop, one epoch of 512 samples, on the CPU and an accelerator."""
+    """The chapter MLP's training, one epoch of 512 samples, on the CPU and an accelerator: the custom loop
+    (GradientTape) under TensorFlow, fit elsewhere (the custom loop is TensorFlow's)."""
     from tensorbench.workloads.devices import device_scope
+    from tensorbench.workloads.keras_backend import current
     from tensorbench.workloads.model_training import Train
 
     seconds = {}
     for device in (cpu, accelerator):
-        workload = Train(model="mlp", batch_size=128, samples=512, loop="custom")
+        workload = Train(model="mlp", batch_size=128, samples=512, loop="custom" if current() == "tensorflow" else "fit")
         with device_scope(device):
-            workload.setup(device, "graph")
+            workload.setup(device, compiled_mode())
             seconds[device.id] = best_time(workload.step, device, repeats=3)
         workload.teardown()
     ratio = seconds[cpu.id] / seconds[accelerator.id]
@@ -242,15 +301,13 @@ def training_speedup(cpu, accelerator) -> Check:
 
 def diagnose(require_gpu: bool = False) -> list[Check]:
     from tensorbench.workloads import devices
-    from tensorbench.workloads.environment import environment
 
     checks = environment_checks(require_gpu)
     compute = [d for d in devices.discover() if d.kind in ("CPU", "GPU", "TPU")]
-    tf32 = environment()["tf32_enabled"]
     for device in compute:
         checks.extend(correctness_checks(device))
     for device in compute:
-        checks.extend(speed_checks(device, tf32))
+        checks.extend(speed_checks(device))
     cpu = next((d for d in compute if d.kind == "CPU"), None)
     checks.extend(training_speedup(cpu, d) for d in compute if d.kind != "CPU" and cpu)
     return checks

@@ -47,12 +47,28 @@ def run_id(devices: list) -> str:
     return f"{datetime.now():%Y%m%d-%H%M%S}-{host}-{kinds}"
 
 
+def configured_backend() -> str:
+    """The backend Keras would load, read as Keras reads it (KERAS_BACKEND, else ~/.keras/keras.json, else
+    TensorFlow) without importing Keras, which fails where that backend is not installed."""
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    config = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "keras.json"
+    try:
+        return json.loads(config.read_text()).get("backend", "tensorflow")
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
 def choose_backends(requested: list[str]) -> tuple[list[str], list[str]]:
     """The requested Keras backends that are installed, and a line for each that is not. The first
     installed one runs in this process (set before Keras is imported); the others in processes of their own."""
     import importlib.util
 
     if not requested:
+        configured = configured_backend()
+        if importlib.util.find_spec(configured) is None:
+            raise UsageError(f"Keras's backend is {configured}, which is not installed here: choose one that is "
+                             "(--backend jax or --backend torch, or KERAS_BACKEND)")
         return [], []
     installed, skipped = [], []
     for backend in requested:
@@ -116,7 +132,7 @@ def run(profile: str, devices: list[str], modes: list[str], only: list[str], out
     if json_path.exists():
         raise UsageError(f"{json_path} exists; choose another --output (nothing was overwritten)")
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "tensorflow-startup.log").write_text(startup.text)
+    (out_dir / "startup.log").write_text(startup.text)  # the framework's native start-up messages
     groups = processes.plan_groups(cases, isolate)
     apart = [case for group in groups for case in group.cases]
     for line in skipped:
@@ -124,7 +140,7 @@ def run(profile: str, devices: list[str], modes: list[str], only: list[str], out
 
     print(f"tensorbench: {len(cases)} cases ({len(apart)} in processes of their own), profile {profile}, devices "
           f"{', '.join(f'{d.id} ({d.name})' for d in present)} -> {json_path} "
-          f"(TensorFlow's start-up messages: {out_dir / 'tensorflow-startup.log'})"
+          f"(the framework's start-up messages: {out_dir / 'startup.log'})"
           + (f"; Keras backend {backends[0]}, then {', '.join(others)} in processes of their own" if others else ""),
           flush=True)
     # -rs: skip reasons at the end; failures are listed by finish(), from the JSON, with those of the

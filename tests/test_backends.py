@@ -65,11 +65,11 @@ def test_fit_runs_under_tensorflow_and_jax_in_one_json(tmp_path):
     assert "Keras backends side by side" in (out / "report.md").read_text()
 
 
-def run_without_tensorflow(tmp_path, only: str) -> tuple[subprocess.CompletedProcess, dict]:
-    """The smoke profile's cases of `only` under JAX, in a process where importing TensorFlow fails (as on
-    the GPU hosts, which have no TensorFlow): its pytest run and its JSON."""
-    out = tmp_path / "jax.json"
-    env = {**os.environ, "KERAS_BACKEND": "jax"}
+def run_without_tensorflow(tmp_path, only: str, backend: str = "jax") -> tuple[subprocess.CompletedProcess, dict]:
+    """The smoke profile's cases of `only` under `backend`, in a process where TensorFlow is not installed (as
+    on the GPU hosts): its pytest run and its JSON."""
+    out = tmp_path / f"{backend}.json"
+    env = {**os.environ, "KERAS_BACKEND": backend}
     result = run_command(sys.executable, "-c", REFUSE_TENSORFLOW, str(REPO / "benchmarks"), "-q", "-rs", "-p",
                          "no:cacheprovider", "--tensorbench-profile=smoke", f"--tensorbench-only={only}",
                          "--tensorbench-devices=cpu", f"--benchmark-json={out}", cwd=REPO, env=env)
@@ -80,21 +80,31 @@ def run_without_tensorflow(tmp_path, only: str) -> tuple[subprocess.CompletedPro
 
 REFUSE_TENSORFLOW = """
 import sys, traceback
-class Refuse:  # every import of TensorFlow fails, and one from tensorbench's code is reported
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == "tensorflow":
-            stack = "".join(traceback.format_stack())
-            if "/keras/src/utils/module_utils.py" not in stack:  # Keras seeds TensorFlow where it can
-                print("tensorbench imported tensorflow:", stack)
-                sys.exitcode_override = 3
-            raise ImportError("no TensorFlow here")
-sys.meta_path.insert(0, Refuse())
-import pytest
-status = pytest.main(sys.argv[1:])
+from importlib.machinery import PathFinder
+class Hidden(PathFinder):  # TensorFlow as if not installed; an import of it from tensorbench's code is reported
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name.split(".")[0] != "tensorflow":
+            return None
+        importer = [f for f in traceback.extract_stack() if "importlib" not in f.filename][-2].filename
+        if "/keras/" not in importer and "/torch/" not in importer:  # Keras and torch only probe for it
+            print("tensorbench imported tensorflow:", "".join(traceback.format_stack()))
+            sys.exitcode_override = 3
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Hidden)
+import importlib.util
+real_find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, *a: None if name.split(".")[0] == "tensorflow" else real_find_spec(name, *a)
+if sys.argv[1] == "tensorbench":  # a command, else pytest
+    from tensorbench.scripts.cli import main
+    status = main(sys.argv[2:])
+else:
+    import pytest
+    status = pytest.main(sys.argv[1:])
 sys.exit(getattr(sys, "exitcode_override", status))
 """
 """A process as the GPU hosts have it, without TensorFlow, that fails when tensorbench's own code tries to
-import TensorFlow (Keras's set_random_seed tries, to seed it where it is installed, and is let be)."""
+import TensorFlow (Keras's set_random_seed and torch's dynamo probe for it, and are let be)."""
 
 
 @needs_jax
@@ -122,15 +132,58 @@ def test_fit_runs_under_torch_as_the_only_backend(tmp_path):
     assert doc["machine_info"]["tensorbench"]["torch"]["version"]
 
 
-@needs_jax
-def test_the_training_family_runs_with_jax_and_no_tensorflow(tmp_path):
+def installed(backend: str):
+    """`backend` as a test parameter, skipped with the reason where it is not installed."""
+    return pytest.param(backend, marks=pytest.mark.skipif(importlib.util.find_spec(backend) is None,
+                                                          reason=f"{backend} is not installed"))
+
+
+@pytest.mark.parametrize("backend", [installed("jax"), installed("torch")])
+def test_the_training_family_runs_without_tensorflow(tmp_path, backend):
     """fit, evaluate and predict of every layer family, fed by a PyDataset of batches on the device, each
-    checked against its float64 twin (JAX computing float64 inside the check: keras_backend.float64_arithmetic);
-    the custom loop, TensorFlow's GradientTape, is a skip that says why."""
-    result, doc = run_without_tensorflow(tmp_path, "training")
+    checked against its float64 twin (JAX computing float64 inside the check: keras_backend.float64_arithmetic),
+    in the backend's compiled mode (JAX's XLA; PyTorch's eager, Keras having no other there); the custom loop,
+    TensorFlow's GradientTape, is a skip that says why."""
+    result, doc = run_without_tensorflow(tmp_path, "training", backend)
     rows = [b["extra_info"] for b in doc["benchmarks"]]
     assert {r["workload"] for r in rows} == {"train", "inference", "mixed"}
     assert {r["params"]["model"] for r in rows} >= {"mlp", "cnn28", "lstm", "transformer"}
-    assert all(r["backend"] == "jax" and r["mode"] == "xla" and r["steps"]["figure"] == "step" for r in rows)
+    mode = {"jax": "xla", "torch": "eager"}[backend]
+    assert all(r["backend"] == backend and r["mode"] == mode and r["steps"]["figure"] == "step" for r in rows)
     assert all("PyDataset" in r["input_pipeline"] for r in rows)
+    assert all("first-step update" in r["check"] for r in rows if r["workload"] == "train")
     assert "custom loop is section 3-5-4's GradientTape step" in result.stdout
+
+
+@pytest.mark.parametrize("backend", [installed("jax"), installed("torch")])
+def test_doctor_and_ceiling_run_without_tensorflow(tmp_path, backend):
+    """doctor's checks and speed lines, and the ceiling command, with Keras's JAX or PyTorch workloads where
+    TensorFlow is not installed; without a backend named, the error says which to name."""
+    def command(*args: str) -> subprocess.CompletedProcess:
+        return run_command(sys.executable, "-c", REFUSE_TENSORFLOW, "tensorbench", *args, cwd=tmp_path,
+                           env={**{k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"},
+                                "KERAS_HOME": str(tmp_path / "keras")})  # no keras.json naming a backend
+
+    result = command("doctor", "--backend", backend, "--json", str(tmp_path / "doctor.json"))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
+    assert "tensorbench imported tensorflow" not in result.stdout
+    checks = {c["name"]: c for c in json.loads((tmp_path / "doctor.json").read_text())["checks"]}
+    assert {"matmul correct on cpu", "CNN training step correct on cpu", "matmul float32 on cpu",
+            "memory bandwidth on cpu"} <= set(checks), sorted(checks)
+    assert all(checks[name]["status"] == "pass" for name in checks if "correct" in name)
+    assert "first-step update" in checks["CNN training step correct on cpu"]["reason"]
+    assert f"({backend} backend)" in checks["versions"]["reason"]
+
+    out = tmp_path / "ceiling"
+    result = command("ceiling", "--backend", backend, "--dtypes", "float32", "--devices", "cpu", "--output", str(out))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
+    found = result.stdout.split("The ceilings found")[1]
+    assert "compute, float32" in found and "bandwidth, beyond the cache" in found
+    rows = json.loads((out / "benchmarks.json").read_text())["benchmarks"]
+    assert {(b["extra_info"]["workload"], b["extra_info"]["backend"]) for b in rows} == {
+        ("peak_matmul", backend), ("stream", backend)}
+
+    result = command("doctor")  # Keras's default backend, TensorFlow, is not installed in this process
+    assert result.returncode == 2 and result.stderr.strip() == (
+        "tensorbench: error: Keras's backend is tensorflow, which is not installed here: choose one that is "
+        "(--backend jax or --backend torch, or KERAS_BACKEND)"), result.stderr[-2000:]

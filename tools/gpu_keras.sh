@@ -4,7 +4,7 @@
 # ceilings (peak_matmul, stream) among its rows, each backend's results where they ship:
 # results/reference/<card>-<backend>/ (benchmarks.json, report, NOTE.md saying what ran and what did not).
 # A backend that is not installed is a line in NOTE.md; a run past its share of LIMIT_S is stopped with
-# Ctrl-C's signal, which keeps what it finished. First, JAX's matmul in a bare loop, to hold the suite's
+# Ctrl-C's signal, which keeps what it finished; doctor's lines come before each run. First, JAX's matmul in a bare loop, to hold the suite's
 # peak_matmul against (results/reference/<card>-bare-matmul.txt). Everything also lands in $OUT when it is
 # set (the device tool's folder that comes back). On the GPU image the carried wheels are installed first
 # (tools/README.md).
@@ -72,7 +72,13 @@ for i in "${!backends[@]}"; do
     echo "tools/gpu_keras.sh: $backend is not installed: skipped"
     continue
   fi
+  # doctor first (its checks and speed lines on every device, at most 90 s), then the run in what is left
+  timeout -s INT 90 python3 -m tensorbench.scripts.cli doctor --backend "$backend" --json "$folder/doctor.json" \
+    2>&1 | tee "$folder/doctor.log"
+  echo "doctor: exit status ${PIPESTATUS[0]}, its lines in doctor.log and doctor.json" >> "$note"
+  echo >> "$note"
   run_started=$(date +%s)
+  share=$((share - (run_started - started - (limit_s - left))))
   KERAS_BACKEND=$backend timeout -s INT "$share" python3 -m tensorbench.scripts.cli run --backends "$backend" \
     --profile quick --devices "$devices" --output "$folder" 2>&1 | tee "$folder/run.log"
   status=${PIPESTATUS[0]}

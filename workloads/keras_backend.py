@@ -106,7 +106,7 @@ def on_cpu():
         import jax
 
         return jax.default_device(jax.devices("cpu")[0])
-    return keras.device("cpu:0")
+    return keras.device("cpu")  # not "cpu:0": see devices._keras_device
 
 
 @contextlib.contextmanager

@@ -36,7 +36,8 @@ class PeakMatmul(Workload):
     section = "3-5-2"
     uses = ("matmul",)
     sweeps = sweep(smoke=grid(size=[64]), quick=grid(size=["saturating"]),
-                   standard=grid(size=["saturating"], dtype=DTYPES))
+                   standard=grid(size=["saturating"], dtype=DTYPES),
+                   full=grid(size=[1024, 4096, "saturating"], dtype=DTYPES))
 
     def __init__(self, size: int | str, dtype: str = "float32"):
         super().__init__(size=size, dtype=dtype)
@@ -47,10 +48,10 @@ class PeakMatmul(Workload):
         return super().unsupported(device, mode) or mode_unavailable(mode)
 
     def flops(self):
-        return 2.0 * self.n**3
+        return None if self.n is None else 2.0 * self.n**3  # None until setup sizes "saturating" for the device
 
     def bytes(self):
-        return 3.0 * self.n * self.n * self.itemsize
+        return None if self.n is None else 3.0 * self.n * self.n * self.itemsize
 
     def setup(self, device, mode):
         self.n = SATURATING_N.get(device.kind, 2048) if self.size == "saturating" else self.size

@@ -220,10 +220,13 @@ def twin_step(model: str, make_optimizer, loss_class, weights: list[np.ndarray],
         with float64_keras():
             twin = float64_twin(model, weights)
             tx, ty = keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y)
-            _, _, gradients = outputs_loss_gradients(twin, loss_class(), tx, ty)
+            outputs, _, gradients = outputs_loss_gradients(twin, loss_class(), tx, ty)
+            # each sample's loss averaged here: Keras 3.15's mean of a loss rounds float64 to float32 under
+            # PyTorch (its divide_no_nan promotes with Python's float as float32; keras-team/keras#23225)
+            loss = float(np.mean(to_numpy(loss_class(reduction=None)(ty, keras.ops.convert_to_tensor(outputs)))))
             twin.compile(optimizer=make_optimizer(), loss=loss_class(), run_eagerly=True)  # one step: no trace
-            loss, moved = one_step(twin, lambda m, a, b: m.fit(a, b, batch_size=len(x), epochs=1, shuffle=False,
-                                                               verbose=0).history["loss"][0], tx, ty)
+            _, moved = one_step(twin, lambda m, a, b: m.fit(a, b, batch_size=len(x), epochs=1, shuffle=False,
+                                                            verbose=0).history["loss"][0], tx, ty)
         if len(TWIN_STEPS) >= 8:
             TWIN_STEPS.clear()
         TWIN_STEPS[key] = (loss, moved, np.abs(np.concatenate([g.ravel() for g in gradients])))
@@ -500,6 +503,8 @@ class Train(_ModelWorkload):
         if self.loop == "custom" and current() != "tensorflow":
             return (f"the custom loop is section 3-5-4's GradientTape step, TensorFlow's; its {current()} equivalent "
                     "(Keras's stateless API under jax.grad, or torch autograd) is not written yet")
+        if self.params.get("steps_per_execution", 1) != 1 and current() == "torch":
+            return "Keras's PyTorch backend runs one step an execution (it refuses steps_per_execution above 1)"
         return super().unsupported(device, mode)
 
     def setup(self, device, mode):
