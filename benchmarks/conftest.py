@@ -20,6 +20,7 @@ from tensorbench.workloads.cases import Case, enumerate_cases
 from tensorbench.workloads.environment import environment
 from tensorbench.workloads.noise_probe import Sampler
 from tensorbench.workloads.profiles import PROFILES
+from tensorbench.workloads.record import SCHEMA_VERSION
 
 from . import outcomes, results_file
 from .harness import Rounds, measure, timing_record
@@ -222,6 +223,7 @@ def _run_record(config) -> dict:
         "profile": config.getoption("--tensorbench-profile"),
         "devices": config.getoption("--tensorbench-devices") or "all present",
         "modes": config.getoption("--tensorbench-modes"),
+        "schema_version": SCHEMA_VERSION,
         "only": config.getoption("--tensorbench-only"),
         "dtypes": config.getoption("--tensorbench-dtypes") or "all",
         "out_of_memory": config.stash[OUT_OF_MEMORY],

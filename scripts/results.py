@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from tensorbench.workloads.record import ROLES
 
 from .ceilings import derived_cpu_peak
 
@@ -62,10 +63,6 @@ def as_dict(value: Any) -> dict:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-
-
-ROLES = ("sweep", "measure", "ceiling", "scaling", "precision", "precision_baseline")
-"""The chart roles a workload declares (workloads/base.py, Workload.roles), each a `role_<name>` column."""
 
 
 def _roles(info: dict) -> dict[str, str | None]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from unittest import mock
 
 from tensorbench.workloads import noise_probe
+from tensorbench.workloads.record import PHASES
 from tensorbench.workloads.strategies import ProcessSpec
 
 from . import noise, processes
@@ -239,8 +240,6 @@ def _replace_json(json_path: Path, document: dict) -> None:
     os.replace(partial, json_path)
 
 
-PHASES = ["setup", "first_call", "check", "warmup", "calibration", "timed"]
-"""The phases of a benchmark; benchmarks/harness.py records each in extra_info as `<phase>_s`."""
 WORDS = {"first_call": "first calls", "check": "checks", "warmup": "warm-up", "timed": "timed rounds"}
 
 

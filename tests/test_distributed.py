@@ -18,6 +18,7 @@ from tensorbench.workloads.cases import enumerate_cases
 from tensorbench.workloads.strategies import MULTI_WORKER_ENV, ProcessSpec
 
 from .conftest import REPO, tensorbench
+from .test_record import undeclared
 
 
 def leftover_workers(wait_s: float = 5.0) -> list[int]:
@@ -63,6 +64,7 @@ def test_mirrored_and_multi_worker_strategies_run_on_one_cpu(tmp_path):
             ("all_reduce", "multi_worker", 2, None)} <= ran
     for bench in doc["benchmarks"]:
         assert {"strategy", "replicas", "workers"} <= set(bench["extra_info"]["params"])
+    assert not undeclared(doc)  # the processes' fields and the merged block are the record's
     assert "keras-team/keras#20585" in result.stdout  # fit under MultiWorkerMirroredStrategy: skipped, with why
     report = (out / "report.md").read_text()
     assert "Scaling across replicas" in report and "All-reduce bandwidth" in report

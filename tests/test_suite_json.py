@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 from tensorbench.workloads.noise_probe import PROBES, SAMPLE_KEYS
+from tensorbench.workloads.record import SCHEMA_VERSION
 
 from .conftest import REPO, run_command, tensorbench
+from .test_record import undeclared
 
 pytestmark = pytest.mark.plumbing
 
@@ -59,7 +61,9 @@ def test_every_section_every_mode_and_the_numpy_baseline_are_recorded(smoke_run)
 
 
 def test_extra_info_carries_the_schema(smoke_run):
+    """Every field the run wrote is one the record declares (tests/test_record.py), the schema's version too."""
     _, doc = smoke_run
+    assert not undeclared(doc) and doc["tensorbench"]["schema_version"] == SCHEMA_VERSION
     for bench in doc["benchmarks"]:
         info = bench["extra_info"]
         assert EXTRA_INFO_KEYS <= set(info), bench["name"]

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from .record import ROLES
+
 MODES = ("eager", "graph", "xla")
 KERAS_BACKENDS = ("tensorflow", "jax", "torch")
 COMPILED = {"tensorflow": "graph", "jax": "xla", "torch": "eager"}
@@ -27,8 +29,6 @@ no compiled mode yet."""
 ITEMSIZE = {"float64": 8, "float32": 4, "bfloat16": 2, "float16": 2, "int32": 4}
 """eager: op by op; graph: tf.function; xla: tf.function(jit_compile=True)."""
 
-
-ROLES = ("sweep", "measure", "ceiling", "scaling", "precision", "precision_baseline")
 
 
 def chart_roles(**roles: Any) -> dict[str, Any]:
