@@ -26,34 +26,39 @@ SUMMARY_COLUMNS = [
 ]
 
 
-def _machines(paths: list[Path]) -> list[str]:
+def _machines(paths: list[Path], documents: dict[Path, dict] | None = None) -> list[str]:
     """One line per run: where and with what it ran."""
     lines = []
     for path in paths:
-        document = results.read_json(path)
+        document = (documents or {}).get(path) or results.read_json(path)
         machine = results.as_dict(document.get("machine_info"))
         tb = results.as_dict(machine.get("tensorbench"))
         listed = tb.get("devices") if isinstance(tb.get("devices"), list) else []
         devices = ", ".join(f"{d.get('id')} ({d.get('name')})" for d in listed if isinstance(d, dict))
-        tf = results.as_dict(tb.get("tensorflow")).get("version", "?")
+        keras = results.as_dict(tb.get("keras"))
+        backend = keras.get("backend") or "tensorflow"
+        framework = f"{backend} {results.as_dict(tb.get(backend)).get('version', '?')}"
         measured_noise = results.as_dict(results.as_dict(document.get("tensorbench")).get("noise"))
         lines.append(f"{results.run_name(path, document)}: host {machine.get('node', '?')}, "
                      f"{tb.get('cpu_model', machine.get('processor', '?'))}, devices {devices or '?'}, "
-                     f"TensorFlow {tf}, {document.get('datetime', '')}"
+                     f"Keras {keras.get('version', '?')} on {framework}, {document.get('datetime', '')}"
                      + (f"; the machine's noise while it ran: {noise.described(measured_noise)}"
                         if all(key in measured_noise for key in noise.READ) else ""))
     return lines
 
 
-def build(paths: list[str | Path]) -> tuple[pd.DataFrame, dict, list[str]]:
-    """The table (with ceilings), the charts by name, and notes for the reader."""
+def build(paths: list[str | Path], table: pd.DataFrame | None = None,
+          documents: dict[Path, dict] | None = None) -> tuple[pd.DataFrame, dict, list[str]]:
+    """The table (with ceilings: `table` where the caller loaded it so, from `documents`), the charts by
+    name, and notes for the reader."""
     paths = [Path(p) for p in paths]
-    table = results.load(paths)
+    if table is None:
+        table = results.load(paths)
+        table = table if table.empty else with_ceilings(table)
     notes = []
     if table.empty:
         notes.append("These files hold no finished benchmark.")
         return table, {}, notes
-    table = with_ceilings(table)
     if table["family"].isna().all():
         notes.append("These are plain pytest-benchmark files without tensorbench's fields: only times are shown.")
     if not table["has_roles"].all() and not table["family"].isna().all():
@@ -65,7 +70,7 @@ def build(paths: list[str | Path]) -> tuple[pd.DataFrame, dict, list[str]]:
                      "the device can do, only against datasheet peaks (tensorbench run --only ...,ceilings).")
     for conflict in results.version_conflicts(table):
         notes.append(f"Not comparable across these runs ({conflict}): the workload changed between them.")
-    for record in results.out_of_memory(paths):
+    for record in results.out_of_memory(paths, documents):
         notes.append(f"Out of memory: {record.get('case')} (largest batch that fitted: "
                      f"{record.get('largest_batch_that_fitted')}).")
     notes += fixed_costs(table)
@@ -154,11 +159,13 @@ def _display_table(table: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def write(paths: list[str | Path], output: str | Path) -> Path:
-    """Write summary.csv, charts/*.png, report.md and report.html into `output`; return report.html."""
+def write(paths: list[str | Path], output: str | Path, documents: dict[Path, dict] | None = None,
+          table: pd.DataFrame | None = None) -> Path:
+    """Write summary.csv, charts/*.png, report.md and report.html into `output`; return report.html. A run
+    hands over its document and its table (with ceilings): nothing is read again."""
     output = Path(output)
     (output / "charts").mkdir(parents=True, exist_ok=True)
-    table, figures, notes = build(paths)
+    table, figures, notes = build(paths, table, documents)
     columns = [c for c in SUMMARY_COLUMNS if c in table]
     columns += [c for c in table.columns if c not in columns and c != "data"]  # every other figure, every parameter
     table[columns].to_csv(output / "summary.csv", index=False)
@@ -177,7 +184,7 @@ def write(paths: list[str | Path], output: str | Path) -> Path:
                   "Beside published figures (reference models)": published.beside_published(table),
                   "Every benchmark": _display_table(table)}
     tables = {title: t for title, t in tables.items() if not t.empty}
-    machines = _machines([Path(p) for p in paths])
+    machines = _machines([Path(p) for p in paths], documents)
     (output / "report.md").write_text(_markdown(machines, notes, images, tables, output), encoding="utf-8")
     (output / "report.html").write_text(_html(machines, notes, images, tables), encoding="utf-8")
     return output / "report.html"

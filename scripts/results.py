@@ -167,11 +167,12 @@ def run_name(path: Path, document: dict) -> str:
     return path.parent.name if path.name == "benchmarks.json" and path.parent.name else path.stem
 
 
-def load(paths: list[str | Path]) -> pd.DataFrame:
-    """One row per benchmark per file, with throughput (items/s), gflops, gbps and trust flags."""
+def load(paths: list[str | Path], documents: dict[Path, dict] | None = None) -> pd.DataFrame:
+    """One row per benchmark per file, with throughput (items/s), gflops, gbps and trust flags. `documents`:
+    those already read, by path (a run hands its own over, so that nothing reads the file again)."""
     rows = []
     for path in map(Path, paths):
-        document = read_json(path)
+        document = (documents or {}).get(path) or read_json(path)
         machine_info = as_dict(document.get("machine_info"))
         machine = _text(machine_info.get("node")) or ""
         tf32 = as_dict(machine_info.get("tensorbench")).get("tf32_enabled") is True
@@ -215,11 +216,11 @@ def version_conflicts(table: pd.DataFrame) -> list[str]:
     return [f"{workload}: versions {', '.join(sorted(v))}" for workload, v in versions.items() if len(v) > 1]
 
 
-def run_record(path: str | Path) -> dict:
-    """The run's own record (the JSON's `tensorbench` block), its lists holding only records:
-    out_of_memory (each with the largest batch of its sweep that fitted) and failed (lists of dicts),
-    stopped (why the suite stopped itself, or None)."""
-    doc = read_json(path)
+def run_record(source: str | Path | dict) -> dict:
+    """The run's own record (the JSON's `tensorbench` block) of a file or a document already read, its lists
+    holding only records: out_of_memory (each with the largest batch of its sweep that fitted) and failed
+    (lists of dicts), stopped (why the suite stopped itself, or None)."""
+    doc = source if isinstance(source, dict) else read_json(source)
     block = as_dict(doc.get("tensorbench"))
     lists = {key: [r for r in block[key] if isinstance(r, dict)] if isinstance(block.get(key), list) else []
              for key in ("out_of_memory", "failed")}
@@ -228,9 +229,10 @@ def run_record(path: str | Path) -> dict:
     return {**block, **lists, "stopped": _text(block.get("stopped"))}
 
 
-def out_of_memory(paths: list[str | Path]) -> list[dict]:
-    """The out-of-memory records of these runs (tensorbench.out_of_memory)."""
-    return [record for path in paths for record in run_record(path)["out_of_memory"]]
+def out_of_memory(paths: list[str | Path], documents: dict[Path, dict] | None = None) -> list[dict]:
+    """The out-of-memory records of these runs (tensorbench.out_of_memory); `documents` as load() takes them."""
+    return [record for path in map(Path, paths)
+            for record in run_record((documents or {}).get(path) or path)["out_of_memory"]]
 
 
 def with_largest_fitted(records: list[dict[str, Any]], benchmarks: list[dict[str, Any]]) -> list[dict[str, Any]]:

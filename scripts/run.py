@@ -162,8 +162,8 @@ def run(profile: str, devices: list[str], modes: list[str], only: list[str], out
         groups += [processes.Group(ProcessSpec(backend=b), limit_s=float("inf")) for b in others]  # enumerate their own
         if groups and status not in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
             status = max(status, run_groups(groups, options, out_dir / "isolated"))
-    merge_parts(json_path, sorted((out_dir / "isolated").glob("*.json")))
-    return finish(json_path, status, started, import_s, (before, noise_probe.bursts()))
+    document = merge_parts(json_path, sorted((out_dir / "isolated").glob("*.json")))
+    return finish(json_path, status, started, import_s, (before, noise_probe.bursts()), document)
 
 
 def other_backends(backends: list[str], only: list[str]) -> list[str]:
@@ -204,20 +204,21 @@ def run_groups(groups: list, options: list[str], folder: Path) -> int:
     return worst
 
 
-def merge_parts(json_path: Path, parts: list[Path]) -> None:
-    """Add the other processes' benchmarks, failures and out-of-memory records to the run's JSON, the
-    reason one of them stopped, and the machine info of each other Keras backend's process (its
-    framework's version and settings)."""
+def merge_parts(json_path: Path, parts: list[Path]) -> dict | None:
+    """The run's document (its JSON, read once after the suite), with the other processes' benchmarks,
+    failures and out-of-memory records, the reason one of them stopped, and the machine info of each other
+    Keras backend's process (its framework's version and settings); None where nothing was saved. finish()
+    writes it, once."""
     from .results import with_largest_fitted
 
     docs = [json.loads(p.read_text()) for p in [json_path, *parts] if p.exists() and p.stat().st_size]
     if not docs:
-        return
+        return None
     merged = docs[0]
     block = merged.setdefault("tensorbench", {})
     records = block.setdefault("out_of_memory", [])
     if len(docs) == 1 and not records:
-        return  # nothing to add
+        return merged  # nothing to add
     failed = block.setdefault("failed", [])
     for doc in docs[1:]:
         merged["benchmarks"].extend(doc["benchmarks"])
@@ -229,7 +230,7 @@ def merge_parts(json_path: Path, parts: list[Path]) -> None:
         if backend and backend != merged.get("machine_info", {}).get("tensorbench", {}).get("keras", {}).get("backend"):
             block.setdefault("machine_info_by_backend", {})[backend] = environment
     block["out_of_memory"] = with_largest_fitted(records, merged["benchmarks"])
-    _replace_json(json_path, merged)
+    return merged
 
 
 def _replace_json(json_path: Path, document: dict) -> None:
@@ -253,26 +254,22 @@ def time_spent(table, import_s: float, report_s: float, wall_s: float) -> dict[s
     return {"total": wall_s, **spent}
 
 
-def _record(json_path: Path, **blocks: dict) -> None:
-    """Blocks into the JSON's `tensorbench` block (time_spent_s, noise), replacing the file in one step."""
-    document = json.loads(json_path.read_text())
-    document.setdefault("tensorbench", {}).update(blocks)
-    _replace_json(json_path, document)
-
-
 def finish(json_path: Path, status: int, started: float | None = None, import_s: float = 0.0,
-           noise_bursts: tuple[dict, dict] | None = None) -> int:
+           noise_bursts: tuple[dict, dict] | None = None, document: dict | None = None) -> int:
     """Print the short table, what failed and why, what ran out of memory, where the results are, how
     noisy the machine was and where the time went; write the report; map pytest's status to ours. The
-    last line says why the suite stopped itself, when it did."""
+    last line says why the suite stopped itself, when it did. `document`: the run's JSON as merge_parts
+    read it; its table is made once and handed to the report, and the file is written once, at the end,
+    with the noise and the time spent in its `tensorbench` block."""
     import pytest
 
     from . import results, summary
     from .ceilings import with_ceilings
 
     table, record = results.load([]), {}
-    if json_path.exists() and json_path.stat().st_size:
-        table, record = with_ceilings(results.load([json_path])), results.run_record(json_path)
+    if document is not None:
+        table, record = results.load([json_path], {json_path: document}), results.run_record(document)
+        table = table if table.empty else with_ceilings(table)
     failed, stopped = record.get("failed", []), record.get("stopped")
     if len(table) or failed:
         print("\nMedian time per call (rows: workload; columns: device and mode)\n")
@@ -291,11 +288,11 @@ def finish(json_path: Path, status: int, started: float | None = None, import_s:
 
         if noise_bursts is not None:  # with the samples the suite took between its benchmarks; first, for the report
             machine_noise = noise.summary(*noise_bursts, record.get("noise_samples"))
-            _record(json_path, noise=machine_noise)
+            document.setdefault("tensorbench", {})["noise"] = machine_noise
 
         reporting = time.perf_counter()
         try:
-            print(f"tensorbench: report in {write([json_path], json_path.parent)}")
+            print(f"tensorbench: report in {write([json_path], json_path.parent, {json_path: document}, table)}")
         except Exception as exc:  # noqa: BLE001 - the results are safe in the JSON; `tensorbench report` can retry
             print(f"tensorbench: error: writing the report failed: {type(exc).__name__}: {exc} "
                   f"(the results are in {json_path})", file=sys.stderr)
@@ -310,7 +307,9 @@ def finish(json_path: Path, status: int, started: float | None = None, import_s:
             blocks["time_spent_s"] = {k: round(v, 3) for k, v in spent.items()}
         if noise_bursts is not None:
             print(noise.verdict(machine_noise), flush=True)
-        _record(json_path, **blocks)
+        document.setdefault("tensorbench", {}).update(blocks)
+    if document is not None:
+        _replace_json(json_path, document)  # the one write after the suite
     if stopped or status == pytest.ExitCode.INTERNAL_ERROR:
         print(f"tensorbench: error: {stopped or 'the suite stopped itself (see its output above)'}", file=sys.stderr)
         return 1

@@ -81,3 +81,45 @@ def test_the_field_reader_sees_subscripts_gets_and_membership(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text('a = info["flops"]\nb = steps.get("step_s")\nc = "noise" in block\nd = row["not_a_holder"]\n')
     assert fields_read(sample) == {"flops", "step_s", "noise"}
+
+
+SPY = """
+import builtins, os, pathlib, sys
+from tensorbench.scripts import run
+reads, writes, after = [], [], []
+real_read_text, real_open, real_replace, real_merge = pathlib.Path.read_text, builtins.open, os.replace, run.merge_parts
+def read_text(self, *args, **kwargs):
+    if after and self.name == "benchmarks.json":
+        reads.append(str(self))
+    return real_read_text(self, *args, **kwargs)
+def opened(file, mode="r", *args, **kwargs):
+    if after and str(file).endswith("benchmarks.json") and "w" not in mode:
+        reads.append(str(file))
+    return real_open(file, mode, *args, **kwargs)
+def replaced(source, target, *args, **kwargs):
+    if after and str(target).endswith("benchmarks.json"):
+        writes.append(str(target))
+    return real_replace(source, target, *args, **kwargs)
+def merged(*args):
+    after.append(True)  # the suite has ended: from here the file is read once and written once
+    return real_merge(*args)
+pathlib.Path.read_text, builtins.open, os.replace, run.merge_parts = read_text, opened, replaced, merged
+status = run.run("smoke", ["cpu"], ["graph"], ["matmul"], sys.argv[1])
+print("SPY", status, len(reads), len(writes))
+"""
+
+
+def test_a_run_reads_its_results_once_after_the_suite_and_writes_them_once(tmp_path):
+    """merge_parts reads the JSON the suite wrote; the table, the report, the noise and the closing lines
+    share that document, and finish writes it once (noise and time spent in its block)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    result = subprocess.run([sys.executable, "-c", SPY, str(out)], capture_output=True, text=True, cwd=tmp_path,
+                            timeout=600, check=False)
+    spied = [line for line in result.stdout.splitlines() if line.startswith("SPY")]
+    assert spied == ["SPY 0 1 1"], result.stdout[-3000:] + result.stderr[-3000:]
+    document = json.loads((out / "benchmarks.json").read_text())
+    assert {"noise", "time_spent_s", "schema_version"} <= set(document["tensorbench"])
+    assert "matmul" in (out / "report.md").read_text()

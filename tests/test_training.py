@@ -203,9 +203,7 @@ def test_isolated_sweep_points_run_in_their_own_processes(tmp_path, cpu, monkeyp
     groups = plan_groups(cases, isolate="on")
     assert [len(g.cases) for g in groups] == [1, 1]  # one process each
     assert run_groups(groups, options, tmp_path / "isolated") == 0
-    json_path = tmp_path / "benchmarks.json"
-    merge_parts(json_path, sorted((tmp_path / "isolated").glob("*.json")))
-    doc = json.loads(json_path.read_text())
+    doc = merge_parts(tmp_path / "benchmarks.json", sorted((tmp_path / "isolated").glob("*.json")))
     assert [b["param"] for b in doc["benchmarks"]] == ["train-mlp-batch_size16-samples64-float32-cpu-graph"]
     (record,) = doc["tensorbench"]["out_of_memory"]
     assert record["params"]["batch_size"] == 32 and record["largest_batch_that_fitted"] == 16
