@@ -78,21 +78,18 @@ MEASURES = {
 
 def _swept(table: pd.DataFrame, measure: str) -> pd.DataFrame:
     """The rows whose workload charts `measure` against a parameter (roles sweep and measure), with that
-    parameter's value as x and the other parameters as params_dict."""
+    parameter's value as x."""
     if "role_measure" not in table or measure not in table:
         return table.iloc[0:0]
     rows = table[(table["role_measure"] == measure) & table[measure].notna() & table["role_sweep"].notna()]
-    params = rows["params"].map(json.loads)
-    x = pd.to_numeric(pd.Series([p.get(s) for p, s in zip(params, rows["role_sweep"])], index=rows.index),
-                      errors="coerce")
-    return rows.assign(x=x, params_dict=params)[x.notna()]
+    x = pd.to_numeric(pd.Series([p.get(s) for p, s in zip(rows["params_dict"], rows["role_sweep"])],
+                                index=rows.index), errors="coerce")
+    return rows.assign(x=x)[x.notna()]
 
 
 def _other_params(rows: pd.DataFrame, shown_apart: set[str]) -> pd.Series:
     """Per row, 'key=value' for the parameters that vary among these rows, but dtype and those shown
     apart (on an axis, or as the series)."""
-    if "params_dict" not in rows:
-        rows = rows.assign(params_dict=rows["params"].map(json.loads))
     keys = sorted({k for p in rows["params_dict"] for k in p} - shown_apart - {"dtype"})
     varying = [k for k in keys if len({json.dumps(p.get(k)) for p in rows["params_dict"]}) > 1]
     return rows["params_dict"].map(lambda p: " ".join(f"{k}={p.get(k)}" for k in varying))

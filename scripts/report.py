@@ -111,7 +111,7 @@ def precision_table(table: pd.DataFrame) -> pd.DataFrame:
             }))
     variants = table[table["role_precision"].notna()] if "role_precision" in table else table.iloc[0:0]
     if not variants.empty:  # Keras precision policies: the role `precision` names the parameter
-        params = variants["params"].map(json.loads)
+        params = variants["params_dict"]
         precision = pd.Series([p.get(k) for p, k in zip(params, variants["role_precision"])], index=variants.index)
         others = pd.Series([json.dumps({k: v for k, v in p.items() if k != name}, sort_keys=True)
                             for p, name in zip(params, variants["role_precision"])], index=variants.index)
@@ -167,7 +167,7 @@ def write(paths: list[str | Path], output: str | Path, documents: dict[Path, dic
     (output / "charts").mkdir(parents=True, exist_ok=True)
     table, figures, notes = build(paths, table, documents)
     columns = [c for c in SUMMARY_COLUMNS if c in table]
-    columns += [c for c in table.columns if c not in columns and c != "data"]  # every other figure, every parameter
+    columns += [c for c in table.columns if c not in columns and c not in ("data", "params_dict")]  # every other figure, every parameter
     table[columns].to_csv(output / "summary.csv", index=False)
     images = {}
     for name, fig in figures.items():

@@ -111,7 +111,8 @@ def _row(bench: dict, run_id: str, machine: str, tf32_enabled: bool) -> dict:
         "device_name": _text(info.get("device_name")),
         "mode": _text(info.get("mode")),
         "dtype": _text(info.get("dtype")),
-        "params": json.dumps(params, sort_keys=True, default=str),
+        "params": json.dumps(params, sort_keys=True, default=str),  # the parameters as one key, to match rows by
+        "params_dict": params,  # and as the dict a row's reader needs: nobody parses the key again
         "published_as": json.dumps(info["published_as"], sort_keys=True, default=str)
         if isinstance(info.get("published_as"), dict) else None,
         "median_s": _number(stats.get("median")),

@@ -8,8 +8,6 @@ as NCCL's tests report it)."""
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
 from .summary import case_label
@@ -23,13 +21,13 @@ def scaling_params(row: pd.Series) -> list[str]:
 def line_of(row: pd.Series) -> str:
     """The row's line: its parameters but for those of its role `scaling`, as 'key=value' text."""
     varied = scaling_params(row)
-    return " ".join(f"{k}={v}" for k, v in json.loads(row["params"]).items() if k not in varied and k != "dtype")
+    return " ".join(f"{k}={v}" for k, v in row["params_dict"].items() if k not in varied and k != "dtype")
 
 
 def variant_of(row: pd.Series) -> str:
     """What tells the row's series apart within its line: the first parameter of its role `scaling`."""
     varied = scaling_params(row)
-    return str(json.loads(row["params"]).get(varied[0])) if varied else ""
+    return str(row["params_dict"].get(varied[0])) if varied else ""
 
 
 def efficiency(table: pd.DataFrame) -> pd.DataFrame:

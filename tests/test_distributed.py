@@ -83,6 +83,7 @@ def test_scaling_efficiency_is_throughput_over_n_times_one_replica():
         for s, r, t, m in [("one_device", 1, 1000.0, "mlp"), ("mirrored", 1, 900.0, "mlp"), ("mirrored", 2, 1500.0, "mlp"),
                            ("mirrored", 2, 50.0, "cnn28")]  # a line with no one-replica row
     ])
+    rows["params_dict"] = rows["params"].map(json.loads)  # the parameters as results.load gives them
     table = scaling.efficiency(rows)
     assert table["efficiency"].iloc[3] != table["efficiency"].iloc[3]  # NaN: no baseline of its own line
     table = table.iloc[:3].set_index(["param_strategy", "replicas_in_sync"])
