@@ -104,3 +104,12 @@ def tf_sum_of_columns(x):
     import tensorflow as tf
 
     return tf.reduce_sum(x, axis=0)  # the wrong axis
+
+
+def test_the_readme_is_short_and_undated():
+    """The README is for users: at most 800 words, and no dated run, commit hash or machine's description
+    (those belong with the result files, in their NOTE.md, and in commit messages)."""
+    text = (REPO / "README.md").read_text()
+    assert len(text.split()) <= 800
+    dated = re.findall(r"\b20\d\d-\d\d-\d\d\b|\b[0-9a-f]{7,40}\b|\bVM\b|\b\d+-core\b", text)
+    assert not dated, dated
