@@ -47,8 +47,19 @@ def csv_list(valid: tuple[str, ...] | None = None, what: str = "value"):
 DTYPES = [dtype for dtype in EPSILON if dtype != "tf32"]  # TF32 is a float32 matmul setting, not a dtype
 
 
+def installed_version() -> str:
+    """The installed distribution's version (pyproject.toml's), or "unknown" from an uninstalled tree."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tensorbench")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="tensorbench", description="Benchmark TensorFlow and Keras on every device present.")
+    parser.add_argument("--version", action="version", version=f"tensorbench {installed_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True
 

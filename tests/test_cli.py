@@ -158,3 +158,10 @@ def test_the_suite_loads_pytest_benchmark_and_no_other_installed_plugin(tmp_path
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert not marked.exists()
     assert json.loads((tmp_path / "run" / "benchmarks.json").read_text())["benchmarks"]  # pytest-benchmark ran
+
+
+def test_version_is_the_installed_distributions():
+    from importlib.metadata import version
+
+    result = tensorbench("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"tensorbench {version('tensorbench')}", result
