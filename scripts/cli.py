@@ -44,6 +44,34 @@ def csv_list(valid: tuple[str, ...] | None = None, what: str = "value"):
     return parse
 
 
+def output_file(text: str) -> str:
+    """An argparse type for a file to write: its folder must exist and be writable, checked before any work
+    (a report or a diagnosis is not lost to a typo in where it goes)."""
+    path = os.path.abspath(text)
+    folder = os.path.dirname(path)
+    if os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"{text} is a folder, not a file")
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"cannot write {text}: no folder {folder}")
+    if not os.access(folder, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {text}: {folder} is not writable")
+    return text
+
+
+def output_folder(text: str) -> str:
+    """An argparse type for a folder to write into (made if missing): it, or the nearest folder above it
+    that exists, must be a writable folder."""
+    path = os.path.abspath(text)
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise argparse.ArgumentTypeError(f"cannot write into {text}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write into {text}: {existing} is not writable")
+    return text
+
+
 DTYPES = [dtype for dtype in EPSILON if dtype != "tf32"]  # TF32 is a float32 matmul setting, not a dtype
 
 
@@ -77,12 +105,12 @@ def build_parser() -> Parser:
     run.add_argument("--backends", type=csv_list(KERAS_BACKENDS, "backend"), default=[],
                      help="Keras backends, each in its own process: tensorflow (every workload), jax, torch (the "
                           "Keras workloads); default: Keras's configured backend only")
-    run.add_argument("--output", metavar="DIR", help="where benchmarks.json goes (default: results/<run-id>/)")
+    run.add_argument("--output", type=output_folder, metavar="DIR", help="where benchmarks.json goes (default: results/<run-id>/)")
     run.add_argument("--isolate", choices=["auto", "on", "off"], default="auto",
                      help="run each training sweep point in its own process: auto (on GPU and TPU), on, off")
     report = commands.add_parser("report", help="summary.csv, charts, report.md and report.html of one or more runs")
     report.add_argument("runs", nargs="+", metavar="RUN.json", help="pytest-benchmark JSON files")
-    report.add_argument("--output", metavar="DIR", help="where the report goes (default: beside the first file)")
+    report.add_argument("--output", type=output_folder, metavar="DIR", help="where the report goes (default: beside the first file)")
 
     compare = commands.add_parser("compare", help="is CANDIDATE faster or slower than BASELINE, and is it real?")
     compare.add_argument("baseline", metavar="BASELINE.json[,MORE.json]",
@@ -92,23 +120,24 @@ def build_parser() -> Parser:
                          help=f"smallest change reported as faster or slower (default {100 * MIN_EFFECT:g}%%)")
     compare.add_argument("--fail-above", type=percent, metavar="PCT",
                          help="exit 1 when a benchmark is slower by more than PCT percent and that is significant")
-    compare.add_argument("--csv", metavar="FILE", help="write the comparison as CSV")
-    compare.add_argument("--chart", metavar="FILE.png", help="draw the ratios with their intervals")
+    compare.add_argument("--csv", type=output_file, metavar="FILE", help="write the comparison as CSV")
+    compare.add_argument("--chart", type=output_file, metavar="FILE.png", help="draw the ratios with their intervals")
     ceiling = commands.add_parser("ceiling", help="how fast can this machine go: matmul and memory bandwidth, swept")
     ceiling.add_argument("--devices", type=csv_list(KINDS, "device"), default=[],
                          help="comma-separated kinds or ids: cpu, gpu, gpu:1, tpu, numpy (default: all present)")
-    ceiling.add_argument("--preset", choices=["quick", "thorough"], default="quick",
-                         help="quick: square and two other matmul shapes in float32 and bfloat16, STREAM at 4 to "
-                              "256 MiB; thorough: more shapes and sizes, float16")
+    ceiling.add_argument("--profile", "--preset", dest="preset", choices=["quick", "thorough"], default="quick",
+                         help="quick (the default): square and two other matmul shapes in float32 and bfloat16, "
+                              "STREAM at 4 to 256 MiB; thorough: more shapes and sizes, float16 (--preset: its "
+                              "older name)")
     ceiling.add_argument("--dtypes", type=csv_list(DTYPES, "dtype"), default=[],
                          help=f"the matmul precisions ({', '.join(DTYPES)}; default: the preset's); STREAM's "
                               "bandwidth is float32 whatever")
-    ceiling.add_argument("--output", metavar="DIR",
+    ceiling.add_argument("--output", type=output_folder, metavar="DIR",
                          help="where benchmarks.json goes (default: results/ceiling-<run-id>/)")
     ceiling.add_argument("--backend", choices=KERAS_BACKENDS, help=BACKEND_HELP)
     doctor = commands.add_parser("doctor", help="is this machine set up right, and as fast as it should be?")
     doctor.add_argument("--require-gpu", action="store_true", help="fail when no GPU is usable")
-    doctor.add_argument("--json", metavar="FILE", help="write every check and figure as JSON")
+    doctor.add_argument("--json", type=output_file, metavar="FILE", help="write every check and figure as JSON")
     doctor.add_argument("--run", metavar="RUN.json", nargs="+", dest="runs",
                         help="also set these runs' reference-model figures beside the published ones")
     doctor.add_argument("--backend", choices=KERAS_BACKENDS, help=BACKEND_HELP)
@@ -197,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         raise UsageError(f"unknown command {args.command}")
     except (UsageError, ResultsError) as exc:
         print(f"tensorbench: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # where the user asked for output that cannot be written (a folder of /proc)
+        print(f"tensorbench: error: cannot write {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("tensorbench: interrupted", file=sys.stderr)

@@ -164,8 +164,8 @@ def write(paths: list[str | Path], output: str | Path, documents: dict[Path, dic
     """Write summary.csv, charts/*.png, report.md and report.html into `output`; return report.html. A run
     hands over its document and its table (with ceilings): nothing is read again."""
     output = Path(output)
+    table, figures, notes = build(paths, table, documents)  # the inputs read before any folder is made
     (output / "charts").mkdir(parents=True, exist_ok=True)
-    table, figures, notes = build(paths, table, documents)
     columns = [c for c in SUMMARY_COLUMNS if c in table]
     columns += [c for c in table.columns if c not in columns and c not in ("data", "params_dict")]  # every other figure, every parameter
     table[columns].to_csv(output / "summary.csv", index=False)

@@ -165,3 +165,31 @@ def test_version_is_the_installed_distributions():
 
     result = tensorbench("--version")
     assert result.returncode == 0 and result.stdout.strip() == f"tensorbench {version('tensorbench')}", result
+
+
+def bad_paths(tmp) -> list[list[str]]:
+    """Every subcommand given a path it cannot read or write."""
+    run = str(REPO / "results" / "reference" / "quick-cpu" / "benchmarks.json")
+    not_json = tmp / "notes.txt"
+    not_json.write_text("not a run")
+    return [["run", "--output", f"{not_json}/x"], ["report", str(not_json)], ["report", str(tmp / "missing.json")],
+            ["report", run, "--output", "/proc/tensorbench-report"], ["compare", run, str(not_json)],
+            ["compare", run, run, "--csv", str(tmp / "no" / "x.csv")], ["compare", run, run, "--chart", str(tmp)],
+            ["doctor", "--json", str(tmp / "no" / "d.json")], ["doctor", "--run", str(not_json)],
+            ["ceiling", "--output", str(not_json)]]
+
+
+def test_every_subcommand_given_a_bad_path_says_so_in_one_line_and_makes_nothing(tmp_path):
+    """A path that cannot be read or written is the user's mistake: one line, exit status 2, no traceback, and
+    no file or folder made (the inputs are read before any output is)."""
+    from pathlib import Path as P
+
+    cases = bad_paths(tmp_path)
+    before = sorted(P(tmp_path).rglob("*"))
+    for args in cases:
+        result = tensorbench(*args, cwd=tmp_path)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("tensorbench: error: "), (
+            args, result.returncode, result.stderr[-2000:])
+        assert sorted(P(tmp_path).rglob("*")) == before, args
+    assert not P("/proc/tensorbench-report").exists()
