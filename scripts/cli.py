@@ -135,6 +135,10 @@ def build_parser() -> Parser:
     ceiling.add_argument("--output", type=output_folder, metavar="DIR",
                          help="where benchmarks.json goes (default: results/ceiling-<run-id>/)")
     ceiling.add_argument("--backend", choices=KERAS_BACKENDS, help=BACKEND_HELP)
+    listing = commands.add_parser("list", help="the workloads: name, family, chapter sections, Keras backends")
+    listing.add_argument("--only", type=csv_list(what="pattern"), default=[], metavar="PATTERN",
+                         help="as run's --only: workload names, families or sections (default: every workload)")
+    listing.add_argument("--backend", choices=KERAS_BACKENDS, help=BACKEND_HELP)
     doctor = commands.add_parser("doctor", help="is this machine set up right, and as fast as it should be?")
     doctor.add_argument("--require-gpu", action="store_true", help="fail when no GPU is usable")
     doctor.add_argument("--json", type=output_file, metavar="FILE", help="write every check and figure as JSON")
@@ -169,6 +173,32 @@ def report_command(runs: list[str], output: str | None) -> int:
     return 0
 
 
+def list_command(only: list[str]) -> int:
+    """The workloads --only would select, under this process's Keras backend, with the names --only takes."""
+    import pandas as pd
+
+    from .native_log import captured_native_stderr
+
+    with captured_native_stderr():  # the framework's start-up lines (Keras imports it): not for a listing
+        from tensorbench.workloads import registry
+        from tensorbench.workloads.keras_backend import current
+        from tensorbench.workloads.run_rules import rules
+
+        chosen = registry.select(only) if only else registry.all_workloads()
+    if not chosen:
+        raise UsageError(f"--only {','.join(only)} selects no workload (tensorbench list shows them all)")
+    table = pd.DataFrame([{
+        "workload": name, "family": cls.family, "sections": ",".join(registry.sections(cls)) or "-",
+        "backends": ",".join(cls.backends), "runs": "when named" if rules(cls.family).only_when_asked else "always",
+        "what": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
+    } for name, cls in chosen.items()])
+    with pd.option_context("display.max_colwidth", 70, "display.width", 200):
+        print(table.to_string(index=False))
+    print(f"\n{len(table)} workloads under Keras's {current()} backend; --only takes a workload, a family or a "
+          "section (3-5-2, or 3-6 for every 3-6-x)")
+    return 0
+
+
 def compare_command(baseline: str, candidate: str, fail_above: float | None, csv: str | None,
                     chart_path: str | None, min_effect: float = 100 * MIN_EFFECT) -> int:
     from . import compare as comparison
@@ -180,6 +210,8 @@ def compare_command(baseline: str, candidate: str, fail_above: float | None, csv
         print(f"  {family}: {ratio:.3f}x")
     for note in notes:
         print(f"note: {note}")
+    counts = table["verdict"].value_counts() if "verdict" in table else {}
+    print(f"\n{len(table)} benchmarks compared: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
     if csv:
         table.to_csv(csv, index=False)
     if chart_path:
@@ -206,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run(args.profile, args.devices, args.modes, args.only, args.output, args.isolate, args.backends,
                        args.dtypes)
-        if args.command in ("ceiling", "doctor"):
+        if args.command in ("ceiling", "doctor", "list"):
             from .run import choose_backends
 
             choose_backends([args.backend] if args.backend else [])
@@ -216,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
             return ceiling(args.devices, args.preset, args.output, args.dtypes)
         if args.command == "report":
             return report_command(args.runs, args.output)
+        if args.command == "list":
+            return list_command(args.only)
         if args.command == "doctor":
             from .doctor import doctor
 

@@ -193,3 +193,16 @@ def test_every_subcommand_given_a_bad_path_says_so_in_one_line_and_makes_nothing
             args, result.returncode, result.stderr[-2000:])
         assert sorted(P(tmp_path).rglob("*")) == before, args
     assert not P("/proc/tensorbench-report").exists()
+
+
+def test_list_shows_the_workloads_and_the_names_only_takes():
+    result = tensorbench("list", "--only", "3-5-3")
+    assert result.returncode == 0 and not result.stderr, result.stderr[-2000:]
+    rows = {line.split()[0] for line in result.stdout.splitlines()[1:] if line.strip() and not line.startswith("2 ")}
+    assert {"gradient_tape", "weight_gradient"} <= rows
+    assert "2 workloads under Keras's tensorflow backend" in result.stdout
+    everything = tensorbench("list")
+    assert "ceiling_finder" in everything.stdout and "when named" in everything.stdout  # a family run only when named
+    wrong = tensorbench("list", "--only", "no_such_workload")
+    assert wrong.returncode == 2 and wrong.stderr.strip() == (
+        "tensorbench: error: --only no_such_workload selects no workload (tensorbench list shows them all)")

@@ -122,6 +122,9 @@ def test_a_run_compared_with_itself_passes():
     assert result.returncode == 0, result.stderr
     assert "slower" not in result.stdout.replace("the candidate is slower", "")
     assert "training: 1.000x" in result.stdout
+    counts = result.stdout.strip().splitlines()[-1]  # the closing count of each verdict
+    assert re.fullmatch(r"\d+ benchmarks compared: \d+ no change(, \d+ too noisy to tell)?", counts) or re.fullmatch(
+        r"\d+ benchmarks compared: \d+ too noisy to tell(, \d+ no change)?", counts), counts
 
 
 def test_a_benchmark_slowed_twofold_fails_and_is_named(tmp_path):
