@@ -97,15 +97,31 @@ def _other_params(rows: pd.DataFrame, shown_apart: set[str]) -> pd.Series:
 
 def _draw_ceilings(ax, rows: pd.DataFrame) -> None:
     """Dashed lines at the measured compute ceilings, dotted at the datasheet peaks, of these rows."""
-    for (device, precision), g in rows.groupby(["device", "precision"], sort=False):
+    for k, ((device, precision), g) in enumerate(rows.groupby(["device", "precision"], sort=False)):
         if g["ceiling_gflops"].notna().any():
             best = g["ceiling_gflops"].max()
-            ax.axhline(best, linestyle="--", linewidth=0.8, color="grey",
-                       label=f"ceiling, measured (best round): {device} {precision} {best:,.0f} GFLOP/s")
+            label = f"ceiling, measured (best round): {device} {precision} {best:,.0f} GFLOP/s"
+            ax.axhline(best, linestyle=CEILING_STYLES[k % len(CEILING_STYLES)], linewidth=0.9, color="dimgrey",
+                       label=label)
+            ax.annotate(f"{device} {precision} ceiling", (1 - 0.3 * (k % 3), best), xycoords=("axes fraction", "data"),
+                        ha="right", va="bottom", fontsize="x-small", color="dimgrey")
         if g["datasheet"].notna().any():
             row = g[g["datasheet"].notna()].iloc[0]
             ax.axhline(row["datasheet_gflops"], linestyle=":", color="red", linewidth=1,
                        label=f"ceiling, {row['datasheet']}: {row['datasheet_gflops']:,.0f} GFLOP/s")
+
+
+CEILING_STYLES = ["--", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 3))]
+"""One dash pattern per measured ceiling in a panel, each also named at its right end."""
+FLAGGED = "not to be trusted (spread, too few rounds, or implausible)"
+
+
+def flagged(rows: pd.DataFrame) -> pd.Series:
+    """Rows carrying a trust flag or an implausible figure: drawn hollow and red on the charts."""
+    marks = rows["trust"].fillna("") != "" if "trust" in rows else pd.Series(False, index=rows.index)
+    if "implausible" in rows:
+        marks |= rows["implausible"].fillna("") != ""
+    return marks
 
 
 def against_sweep(table: pd.DataFrame, measure: str) -> Figure | None:
@@ -121,10 +137,16 @@ def against_sweep(table: pd.DataFrame, measure: str) -> Figure | None:
         rows = swept[swept["workload"] == workload]
         sweep = rows["role_sweep"].iloc[0]
         rows = rows.assign(line=_other_params(rows, {sweep}))
+        shown_flag = False
         for (line, device, mode, dtype), g in rows.groupby(["line", "device", "mode", "dtype"], sort=False):
-            g = g.groupby("x")[measure].max()
-            if len(g) > 1:
-                ax.plot(g.index, g.values, marker="o", label=" ".join(filter(None, [line, device, mode, dtype])))
+            best = g.groupby("x")[measure].max()
+            if len(best) > 1:
+                ax.plot(best.index, best.values, marker="o", label=" ".join(filter(None, [line, device, mode, dtype])))
+                doubtful = g[flagged(g)]
+                if not doubtful.empty:
+                    ax.scatter(doubtful["x"], doubtful[measure], s=70, facecolors="none", edgecolors="red",
+                               linewidths=1.2, zorder=3, label=None if shown_flag else FLAGGED)
+                    shown_flag = True
         if measure == "gflops":
             _draw_ceilings(ax, rows)
         ax.set(yscale="log", title=f"{workload}: {ylabel} against {sweep}",

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tensorbench.scripts import report, results
 from tensorbench.scripts.ceilings import datasheet_peak
 
-from .conftest import tensorbench
+from .conftest import REPO, tensorbench
 
 pytestmark = pytest.mark.plumbing
 
@@ -260,3 +260,26 @@ def test_a_file_from_before_roles_loads_and_upgrades(tmp_path):
     assert upgrade(old) == len(document["benchmarks"])
     _, figures, notes = report.build([old])
     assert "gflops_vs_size" in figures and not any("before workloads declared" in n for n in notes)
+
+
+def test_the_size_chart_marks_untrusted_points_and_names_each_ceiling():
+    """Flagged and implausible points are drawn apart, with a legend entry; each measured ceiling has its own
+    dash and its name on the line. A run with no flag draws no such entry."""
+    from tensorbench.scripts import charts
+    from tensorbench.scripts.ceilings import with_ceilings
+
+    table = with_ceilings(results.load([REPO / "results" / "reference" / "quick-cpu" / "benchmarks.json"]))
+
+    def legend(table):
+        figure = charts.CHARTS["gflops_vs_size"](table)
+        labels = [label for ax in figure.axes for label in ax.get_legend_handles_labels()[1]]
+        notes = [text.get_text() for ax in figure.axes for text in ax.texts]
+        return labels, notes
+
+    labels, notes = legend(table)
+    assert charts.FLAGGED in labels and "cpu float32 ceiling" in notes and "numpy float32 ceiling" in notes
+    styles = {line.get_linestyle() for ax in charts.CHARTS["gflops_vs_size"](table).axes for line in ax.lines
+              if "ceiling" in line.get_label()}
+    assert len(styles) >= 2
+    labels, _ = legend(table.assign(trust="", implausible=""))
+    assert charts.FLAGGED not in labels
