@@ -38,8 +38,7 @@ def searched(preset: str) -> tuple[str, str, dict[str, list[str]]]:
 
 def ceiling(devices: list[str], preset: str, output: str | None, dtypes: list[str] | None = None) -> int:
     started = time.perf_counter()
-    from . import results
-    from .ceilings import found, with_ceilings
+    from .ceilings import found
     from .errors import UsageError
     from .run import plan, run, run_id
 
@@ -54,15 +53,11 @@ def ceiling(devices: list[str], preset: str, output: str | None, dtypes: list[st
           "peak where one is known); set-up, checks and warm-up come on top. Each finished case is a line.", flush=True)
     if output is None:
         output = str(Path("results") / f"ceiling-{run_id(present)}")
-    status = run(profile, devices, list(MODES), [family], output, dtypes=dtypes, started=started)
-    json_path = Path(output) / "benchmarks.json"
-    if json_path.exists() and json_path.stat().st_size:
-        table = results.load([json_path])
-        if len(table):
-            table = with_ceilings(table)
-            print("\nThe ceilings found (best round of each benchmark)\n")
-            print(found(table).to_string(index=False))
-    return status
+    def best_found(table) -> None:  # the run's own table, with its ceilings: the file is not read again
+        print("\nThe ceilings found (best round of each benchmark)\n")
+        print(found(table).to_string(index=False))
+
+    return run(profile, devices, list(MODES), [family], output, dtypes=dtypes, started=started, closing=best_found)
 
 
 def least_time_s(cases: list, profile_name: str) -> float:

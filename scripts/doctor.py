@@ -14,6 +14,7 @@ import os
 import platform
 import time
 from dataclasses import asdict, dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -58,8 +59,8 @@ def verdict(checks: list[Check]) -> str:
 
 
 def best_time(call, device, repeats: int = 20, warm: int = 5) -> float:
-    """Fastest of `repeats` synchronised calls, after `warm` untimed ones (the first few calls after
-    the first were 2 to 3 times slower on the development machine: memory and thread pools settle)."""
+    """Fastest of `repeats` synchronised calls, after `warm` untimed ones (the calls just after the first
+    are slower while memory and thread pools settle)."""
     from tensorbench.workloads.devices import wait
 
     for _ in range(warm):
@@ -138,24 +139,32 @@ def compiled_mode() -> str:
     return COMPILED[current()]
 
 
-def checked_workloads() -> list[tuple[str, Any]]:
-    """What doctor checks, by label: the chapter's TensorFlow workloads where TensorFlow is Keras's backend;
-    under JAX or PyTorch the Keras workloads that run there (a matmul, and a CNN's training step, which
-    holds convolutions, a dense layer's matmul and their gradients, against its float64 twin)."""
+def backend_workloads() -> SimpleNamespace:
+    """What doctor runs under this process's Keras backend, in one place: `checked` (label, workload) pairs,
+    `matmul(n, dtype)`, the `Stream` ceiling and the training `loop`. Under TensorFlow the chapter's
+    workloads, the ceiling finder's matmul and the custom loop (GradientTape); under JAX or PyTorch the Keras
+    workloads that run there: a matmul, and a CNN's training step (convolutions, a dense layer's matmul and
+    their gradients against its float64 twin), the Keras ceilings, and fit."""
     from tensorbench.workloads.keras_backend import current
+    from tensorbench.workloads.model_training import Train
 
     if current() != "tensorflow":
-        from tensorbench.workloads.keras_ceilings import PeakMatmul
-        from tensorbench.workloads.model_training import Train
+        from tensorbench.workloads.keras_ceilings import PeakMatmul, Stream
 
-        return [("matmul", PeakMatmul(size=256)),
-                ("CNN training step", Train(model="cnn28", batch_size=32, samples=64))]
+        return SimpleNamespace(
+            checked=[("matmul", PeakMatmul(size=256)),
+                     ("CNN training step", Train(model="cnn28", batch_size=32, samples=64))],
+            matmul=lambda n, dtype: PeakMatmul(size=n, dtype=dtype), Stream=Stream, loop="fit")
+    from tensorbench.workloads.ceiling_finder import MatmulShape
+    from tensorbench.workloads.ceilings import Stream
     from tensorbench.workloads.gradients import WeightGradient
     from tensorbench.workloads.linear_classifier import LinearClassifier
     from tensorbench.workloads.tensor_ops import Conv2D, MatMul
 
-    return [("matmul", MatMul(n=256)), ("convolution", Conv2D(batch=4, size=16, channels=16)),
-            ("gradient", WeightGradient(n=128, batch=64)), ("training step", LinearClassifier())]
+    return SimpleNamespace(
+        checked=[("matmul", MatMul(n=256)), ("convolution", Conv2D(batch=4, size=16, channels=16)),
+                 ("gradient", WeightGradient(n=128, batch=64)), ("training step", LinearClassifier())],
+        matmul=lambda n, dtype: MatmulShape(m=n, k=n, n=n, dtype=dtype), Stream=Stream, loop="custom")
 
 
 def correctness_checks(device) -> list[Check]:
@@ -164,7 +173,7 @@ def correctness_checks(device) -> list[Check]:
     from tensorbench.workloads.devices import device_scope
 
     checks = []
-    for label, workload in checked_workloads():
+    for label, workload in backend_workloads().checked:
         workload.device = device  # the precision rule reads it: an Ampere card's float32 matmul is TF32's
         try:
             with device_scope(device):
@@ -179,16 +188,8 @@ def correctness_checks(device) -> list[Check]:
 
 def _matmul_gflops(device, n: int, dtype: str) -> float:
     from tensorbench.workloads.devices import device_scope
-    from tensorbench.workloads.keras_backend import current
 
-    if current() == "tensorflow":
-        from tensorbench.workloads.ceiling_finder import MatmulShape
-
-        workload = MatmulShape(m=n, k=n, n=n, dtype=dtype)
-    else:
-        from tensorbench.workloads.keras_ceilings import PeakMatmul
-
-        workload = PeakMatmul(size=n, dtype=dtype)
+    workload = backend_workloads().matmul(n, dtype)
     with device_scope(device):
         workload.setup(device, compiled_mode())
         seconds = best_time(workload.step, device)
@@ -248,17 +249,11 @@ def speed_checks(device) -> list[Check]:
 
 def bandwidth_check(device) -> Check:
     """The stream ceiling (workloads/ceilings.py, keras_ceilings.py): x += y in place, beyond the caches. An
-    out-of-place x * 1 allocates a fresh output at every call, and on the development CPU measured the page
-    faults of that (3.9 to 4.2 GB/s) rather than the memory (26 GB/s in place)."""
+    out-of-place x * 1 allocates a fresh output at every call and measures its page faults, not the memory
+    (docs/workstation.md)."""
     from tensorbench.workloads.devices import device_scope
-    from tensorbench.workloads.keras_backend import current
 
-    if current() == "tensorflow":
-        from tensorbench.workloads.ceilings import Stream
-    else:
-        from tensorbench.workloads.keras_ceilings import Stream
-
-    stream = Stream(size="saturating")
+    stream = backend_workloads().Stream(size="saturating")
 
     def step():  # what the step wrote, for the wait: TensorFlow's x, updated in place and not returned
         outputs = stream.step()
@@ -283,12 +278,11 @@ def training_speedup(cpu, accelerator) -> Check:
     """The chapter MLP's training, one epoch of 512 samples, on the CPU and an accelerator: the custom loop
     (GradientTape) under TensorFlow, fit elsewhere (the custom loop is TensorFlow's)."""
     from tensorbench.workloads.devices import device_scope
-    from tensorbench.workloads.keras_backend import current
     from tensorbench.workloads.model_training import Train
 
     seconds = {}
     for device in (cpu, accelerator):
-        workload = Train(model="mlp", batch_size=128, samples=512, loop="custom" if current() == "tensorflow" else "fit")
+        workload = Train(model="mlp", batch_size=128, samples=512, loop=backend_workloads().loop)
         with device_scope(device):
             workload.setup(device, compiled_mode())
             seconds[device.id] = best_time(workload.step, device, repeats=3)

@@ -117,9 +117,10 @@ def plan(profile: str, devices: list[str], modes: list[str], only: list[str],
 
 def run(profile: str, devices: list[str], modes: list[str], only: list[str], output: str | None,
         isolate: str = "auto", backends: list[str] | None = None, dtypes: list[str] | None = None,
-        started: float | None = None) -> int:
+        started: float | None = None, closing=None) -> int:
     """`started`: when the command began (time.perf_counter()), where it did work of its own first, so
-    that the run's time and its import are counted from there."""
+    that the run's time and its import are counted from there. `closing(table)`: a command's own last lines,
+    from the run's table (with ceilings), as finish() made it."""
     import pytest
 
     started = time.perf_counter() if started is None else started
@@ -163,7 +164,7 @@ def run(profile: str, devices: list[str], modes: list[str], only: list[str], out
         if groups and status not in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
             status = max(status, run_groups(groups, options, out_dir / "isolated"))
     document = merge_parts(json_path, sorted((out_dir / "isolated").glob("*.json")))
-    return finish(json_path, status, started, import_s, (before, noise_probe.bursts()), document)
+    return finish(json_path, status, started, import_s, (before, noise_probe.bursts()), document, closing)
 
 
 def other_backends(backends: list[str], only: list[str]) -> list[str]:
@@ -255,7 +256,7 @@ def time_spent(table, import_s: float, report_s: float, wall_s: float) -> dict[s
 
 
 def finish(json_path: Path, status: int, started: float | None = None, import_s: float = 0.0,
-           noise_bursts: tuple[dict, dict] | None = None, document: dict | None = None) -> int:
+           noise_bursts: tuple[dict, dict] | None = None, document: dict | None = None, closing=None) -> int:
     """Print the short table, what failed and why, what ran out of memory, where the results are, how
     noisy the machine was and where the time went; write the report; map pytest's status to ours. The
     last line says why the suite stopped itself, when it did. `document`: the run's JSON as merge_parts
@@ -310,6 +311,8 @@ def finish(json_path: Path, status: int, started: float | None = None, import_s:
         document.setdefault("tensorbench", {}).update(blocks)
     if document is not None:
         _replace_json(json_path, document)  # the one write after the suite
+    if closing is not None and len(table):
+        closing(table)
     if stopped or status == pytest.ExitCode.INTERNAL_ERROR:
         print(f"tensorbench: error: {stopped or 'the suite stopped itself (see its output above)'}", file=sys.stderr)
         return 1

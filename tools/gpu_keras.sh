@@ -73,12 +73,13 @@ for i in "${!backends[@]}"; do
     continue
   fi
   # doctor first (its checks and speed lines on every device, at most 90 s), then the run in what is left
+  doctor_started=$(date +%s)
   timeout -s INT 90 python3 -m tensorbench.scripts.cli doctor --backend "$backend" --json "$folder/doctor.json" \
     2>&1 | tee "$folder/doctor.log"
   echo "doctor: exit status ${PIPESTATUS[0]}, its lines in doctor.log and doctor.json" >> "$note"
   echo >> "$note"
   run_started=$(date +%s)
-  share=$((share - (run_started - started - (limit_s - left))))
+  share=$((share - (run_started - doctor_started)))  # doctor's seconds come out of the run's share
   KERAS_BACKEND=$backend timeout -s INT "$share" python3 -m tensorbench.scripts.cli run --backends "$backend" \
     --profile quick --devices "$devices" --output "$folder" 2>&1 | tee "$folder/run.log"
   status=${PIPESTATUS[0]}

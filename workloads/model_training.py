@@ -369,8 +369,8 @@ class _ModelWorkload(KerasWorkload):
         for name in ("host_x", "host_labels", "host_targets", "x", "y", "model", "initial_weights", "loss_fn",
                      "optimizer", "optimizer_state"):
             setattr(self, name, getattr(shared, name))
-        # Batched once: fit(x, y) on in-memory tensors re-slices and shuffles them on the host every call,
-        # which cost more than the MLP's epoch itself on the development machine.
+        # Batched once: fit(x, y) on in-memory tensors re-slices and shuffles them on the host every call, a
+        # cost that can exceed the step itself (docs/workloads.md)
         self.dataset = self.batched(self.x, self.y)
         self._extra_info["input_pipeline"] = self.input_pipeline(device)
         if not fresh:
